@@ -1,0 +1,429 @@
+"""One YAML configuration file, validated as a whole.
+
+Every problem is reported at once as ``FILE:LINE: key.path: reason`` so that a data
+engineer can fix a file in one pass. Secrets never live in the file: values of the form
+``${CRISISWATCH_NAME}`` are resolved from the environment when used (``resolve_secrets``),
+so printing or logging a config never prints a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crisiswatch.model import Level
+
+DEFAULT_CONFIG_ENV = "CRISISWATCH_CONFIG"
+SECRET_PATTERN = re.compile(r"\$\{(CRISISWATCH_[A-Z0-9_]+)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``problems`` lists every ``location: reason``."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class MissingSecret(ConfigError):
+    pass
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``7d``, ``1w`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration like 90s, 15m, 2h, 7d or 1w")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def resolve_secrets(value: str, environ: dict[str, str] | None = None) -> str:
+    """Replace ``${CRISISWATCH_X}`` placeholders with environment values."""
+    env = os.environ if environ is None else environ
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise MissingSecret([f"environment variable {name} is not set (needed for a secret in the config)"])
+        return env[name]
+
+    return SECRET_PATTERN.sub(lookup, value)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+Duration = str
+
+
+def _check_duration(value: Any) -> Any:
+    parse_duration(value)
+    return value
+
+
+# ---- store ---------------------------------------------------------------------------
+class ElasticsearchConfig(_Section):
+    url: str | None = None
+    """Cluster URL; overridden by CRISISWATCH_ELASTICSEARCH_URL. None = use SQLite."""
+    api_key: str | None = None
+    """Must be a ${CRISISWATCH_...} placeholder (or set CRISISWATCH_ELASTICSEARCH_API_KEY)."""
+    username: str | None = None
+    password: str | None = None
+    """Must be a ${CRISISWATCH_...} placeholder (or set CRISISWATCH_ELASTICSEARCH_PASSWORD)."""
+    index_prefix: str = "crisiswatch"
+    """Indices, templates and policies are named ``<prefix>-posts``, ``<prefix>-incidents``..."""
+    verify_certs: bool = True
+    ca_certs: str | None = None
+    request_timeout_s: float = 30.0
+    retention: Duration = "90d"
+    """Posts older than this are deleted by ILM."""
+    rollover_max_size: str = "30gb"
+    rollover_max_age: Duration = "7d"
+
+    _durations = field_validator("retention", "rollover_max_age")(_check_duration)
+
+    @field_validator("api_key", "password")
+    @classmethod
+    def _secret_from_env(cls, value: str | None) -> str | None:
+        if value is not None and not SECRET_PATTERN.fullmatch(value):
+            raise ValueError("secrets must not be written in the file: use ${CRISISWATCH_...}")
+        return value
+
+
+class StoreConfig(_Section):
+    sqlite_path: str = "data/crisiswatch.db"
+    """Embedded store used when no Elasticsearch URL is configured (relative to data_dir's parent
+    directory = the working directory)."""
+    elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+    retention: Duration = "180d"
+    """Posts older than this are deleted by maintenance (SQLite) ."""
+
+    _durations = field_validator("retention")(_check_duration)
+
+
+# ---- models --------------------------------------------------------------------------
+class ModelSpec(_Section):
+    model: str
+    """A Hugging Face model id, a local directory, or ``builtin:<name>`` for the offline default."""
+    revision: str | None = None
+    device: str = "auto"
+    """auto (GPU when available), cpu, cuda, cuda:1 ..."""
+    batch_size: int = Field(default=32, ge=1)
+    max_length: int = Field(default=256, ge=8)
+    labels: list[str] | None = None
+    """Label names in output order when the model does not name them."""
+
+
+class ModelsConfig(_Section):
+    embeddings: ModelSpec = Field(default_factory=lambda: ModelSpec(model="builtin:multilingual-e5-small"))
+    sentiment: ModelSpec = Field(default_factory=lambda: ModelSpec(model="builtin:sentiment"))
+    emotion: ModelSpec = Field(default_factory=lambda: ModelSpec(model="builtin:emotion"))
+    category: ModelSpec = Field(default_factory=lambda: ModelSpec(model="builtin:category"))
+    categories: dict[str, str] = Field(default_factory=dict)
+    """Complaint category label -> description (used zero-shot); empty = the built-in taxonomy."""
+    topics: bool = True
+    """Cluster posts into topics with BERTopic."""
+    near_duplicates_threshold: float = Field(default=0.8, gt=0, le=1)
+    """Jaccard similarity above which posts share a near-duplicate group."""
+
+
+# ---- watchlists ----------------------------------------------------------------------
+class Watchlist(_Section):
+    name: str
+    kind: Literal["brand", "product", "person", "topic", "lexicon"] = "brand"
+    terms: list[str] = Field(min_length=1)
+    """Names and aliases in any language/script; matching ignores case, width and
+    Traditional vs Simplified Chinese."""
+    exclude: list[str] = Field(default_factory=list)
+    """A post containing any of these does not match (e.g. 'apple pie' for Apple)."""
+    owner: str | None = None
+    """Team or person responsible."""
+
+
+# ---- sources -------------------------------------------------------------------------
+Platform = Literal["mastodon", "bluesky", "hackernews", "rss", "reddit", "telegram", "appstore", "weibo", "bilibili"]
+
+
+class SourceConfig(_Section):
+    name: str
+    """Unique name; also the prefix of post ids and the crawl DAG id."""
+    platform: Platform
+    base_url: str | None = None
+    """Platform endpoint; point it at the replay server for tests and demos. None = the real one."""
+    targets: dict[str, list[str]] = Field(default_factory=dict)
+    """What to collect, per platform: hashtags, instances, accounts, channels, apps, keywords, feeds."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Platform-specific options (country, sort order, page size ...)."""
+    schedule: str = "*/10 * * * *"
+    """Cron expression or a duration such as 15m."""
+    enabled: bool = True
+    keep_all: bool = False
+    """Keep posts that match no watchlist (a brand's own channel, for instance)."""
+    keep_raw: bool = False
+    """Store the platform's original payload with each post."""
+    max_pages: int = Field(default=20, ge=1)
+    concurrency: int = Field(default=2, ge=1)
+    download_delay_s: float = Field(default=1.0, ge=0)
+    expected_interval: Duration | None = None
+    """A gap longer than this without new posts raises a source-silence alert (None = 3x schedule)."""
+    credentials: dict[str, str] = Field(default_factory=dict)
+    """Tokens and cookies, only as ${CRISISWATCH_...} placeholders."""
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials_from_env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not SECRET_PATTERN.fullmatch(item):
+                raise ValueError(f"credential '{key}' must be a ${{CRISISWATCH_...}} placeholder, not a literal")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _simple_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", value):
+            raise ValueError("use lower-case letters, digits, '_' and '-' only")
+        return value
+
+
+# ---- rules ---------------------------------------------------------------------------
+Detector = Literal["volume_spike", "negative_share", "keyword_burst", "influencer", "emerging_topic",
+                   "cross_platform", "source_silence"]
+
+
+class RuleFilter(_Section):
+    watchlists: list[str] | None = None
+    sources: list[str] | None = None
+    languages: list[str] | None = None
+    sentiments: list[str] | None = None
+    emotions: list[str] | None = None
+    categories: list[str] | None = None
+    text: str | None = None
+    min_followers: int | None = None
+
+
+class RuleConfig(_Section):
+    name: str
+    detector: Detector
+    filter: RuleFilter = Field(default_factory=RuleFilter)
+    per_watchlist: bool = True
+    """Evaluate once per watchlist (incidents are per watchlist) rather than once overall."""
+    bucket: Duration = "15m"
+    window: Duration | None = None
+    """Look-back window for window-based detectors (keyword_burst, cross_platform ...)."""
+    baseline: Duration = "14d"
+    """History used for the baseline."""
+    min_count: int = Field(default=10, ge=0)
+    """Below this observed count the rule never fires."""
+    thresholds: dict[Level, float] = Field(default_factory=dict)
+    """Score needed for each level (e.g. robust z-score for volume_spike)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Detector-specific parameters."""
+    enabled: bool = True
+
+    _durations = field_validator("bucket", "window", "baseline")(
+        lambda v: v if v is None else _check_duration(v))
+
+
+# ---- channels and routing --------------------------------------------------------------
+class ChannelConfig(_Section):
+    name: str
+    url: str
+    """An Apprise URL (mailto://, slack://, msteams://, wecombot://, dingtalk://, feishu://,
+    tgram://, json://, ...) whose secrets are ${CRISISWATCH_...} placeholders."""
+    format: Literal["text", "markdown", "html"] = "markdown"
+    max_attempts: int = Field(default=5, ge=1)
+    enabled: bool = True
+
+
+class EscalationStep(_Section):
+    after: Duration
+    """Time without acknowledgement after which these channels are notified."""
+    channels: list[str]
+
+    _durations = field_validator("after")(_check_duration)
+
+
+class Route(_Section):
+    name: str
+    watchlists: list[str] | None = None
+    """None = every watchlist."""
+    min_level: Level = Level.blue
+    channels: list[str]
+    escalation: list[EscalationStep] = Field(default_factory=list)
+
+
+class AlertingConfig(_Section):
+    evaluate_every: Duration = "5m"
+    auto_resolve_after_calm: int = Field(default=4, ge=1)
+    """Resolve an incident after this many consecutive evaluations without firing."""
+    renotify_every: Duration = "1h"
+    """Throttle: an unchanged incident is re-announced at most this often."""
+    outbox_dir: str = "data/outbox"
+    """Every notification is also written here (the local channel)."""
+    base_url: str | None = None
+    """Link target for 'open in Kibana / local search' in messages."""
+
+
+class Config(_Section):
+    """The whole crisiswatch configuration."""
+
+    data_dir: str = "data"
+    contact_url: str = "https://github.com/crisiswatch/crisiswatch"
+    """Sent in the crawler User-Agent so platforms can reach the operator."""
+    kibana_url: str | None = None
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    watchlists: list[Watchlist] = Field(default_factory=list)
+    crisis_lexicon: list[str] = Field(default_factory=list)
+    """Crisis terms in any language (recall, lawsuit, 召回, 中毒 ...) for keyword_burst."""
+    sources: list[SourceConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Config":
+        problems: list[str] = []
+        for section in ("watchlists", "sources", "rules", "channels", "routes"):
+            seen: set[str] = set()
+            for index, item in enumerate(getattr(self, section)):
+                if item.name in seen:
+                    problems.append(f"{section}[{index}].name: duplicate name '{item.name}'")
+                seen.add(item.name)
+        watchlists = {w.name for w in self.watchlists}
+        channels = {c.name for c in self.channels}
+        sources = {s.name for s in self.sources}
+        for index, rule in enumerate(self.rules):
+            for name in rule.filter.watchlists or []:
+                if name not in watchlists:
+                    problems.append(f"rules[{index}].filter.watchlists: unknown watchlist '{name}'")
+            for name in rule.filter.sources or []:
+                if name not in sources:
+                    problems.append(f"rules[{index}].filter.sources: unknown source '{name}'")
+        for index, route in enumerate(self.routes):
+            for name in route.watchlists or []:
+                if name not in watchlists:
+                    problems.append(f"routes[{index}].watchlists: unknown watchlist '{name}'")
+            named = [(f"routes[{index}].channels", c) for c in route.channels] + [
+                (f"routes[{index}].escalation[{k}].channels", c)
+                for k, step in enumerate(route.escalation) for c in step.channels]
+            for where, name in named:
+                if name not in channels:
+                    problems.append(f"{where}: unknown channel '{name}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- helpers used by components ----------------------------------------------------
+    def source(self, name: str) -> SourceConfig:
+        for item in self.sources:
+            if item.name == name:
+                return item
+        raise KeyError(f"no source named '{name}' in the config")
+
+    def rule(self, name: str) -> RuleConfig:
+        for item in self.rules:
+            if item.name == name:
+                return item
+        raise KeyError(f"no rule named '{name}' in the config")
+
+    def elasticsearch_url(self) -> str | None:
+        """The Elasticsearch URL, the environment winning over the file; None = SQLite."""
+        return os.environ.get("CRISISWATCH_ELASTICSEARCH_URL") or self.store.elasticsearch.url
+
+    def sqlite_path(self) -> Path:
+        return Path(self.store.sqlite_path)
+
+
+def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the YAML node at ``loc``, or of its deepest existing parent."""
+    node, line = root, None
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _parse_loc(path: str) -> tuple[Any, ...]:
+    """``rules[0].filter.watchlists`` -> ('rules', 0, 'filter', 'watchlists')."""
+    return tuple(int(index) if index else name for name, index in re.findall(r"(\w+)|\[(\d+)\]", path))
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for key in loc:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "(top level)"
+
+
+def parse_config(text: str, filename: str = "<config>") -> Config:
+    """Validate YAML text; raises ConfigError listing every problem."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        raise ConfigError([f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{filename}:1: the file must be a mapping of sections (store, sources, rules ...)"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(k for k in error["loc"] if not (isinstance(k, str) and k.startswith("function-")))
+            message = error["msg"].removeprefix("Value error, ")
+            if not loc:  # cross-reference problems carry their own key paths
+                for part in message.split("; "):
+                    path, _, reason = part.partition(": ")
+                    line = _node_line(root, _parse_loc(path))
+                    problems.append(f"{filename}:{line}: {part}" if line else f"{filename}: {part}")
+                continue
+            line = _node_line(root, loc)
+            where = f"{filename}:{line}" if line else filename
+            problems.append(f"{where}: {_format_loc(loc)}: {message}")
+        raise ConfigError(problems) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the file at ``path``, $CRISISWATCH_CONFIG, or ./crisiswatch.yaml; defaults if none exists."""
+    candidate = path or os.environ.get(DEFAULT_CONFIG_ENV)
+    if candidate is None:
+        default = Path("crisiswatch.yaml")
+        if not default.exists():
+            return Config()
+        candidate = default
+    file = Path(candidate)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    return parse_config(text, str(file))
