@@ -277,6 +277,37 @@ class AlertingConfig(_Section):
     """Link target for 'open in Kibana / local search' in messages."""
 
 
+class AirflowConfig(_Section):
+    """How the Airflow DAGs (``dags/``) run the pipeline; ignored without Airflow."""
+
+    retries: int = Field(default=3, ge=0)
+    """Retries of every task before it fails for good (and the operations channels are told)."""
+    retry_delay: Duration = "1m"
+    """Delay before the first retry; it doubles with each further retry."""
+    max_retry_delay: Duration = "30m"
+    pool_slots: dict[str, int] = Field(default_factory=dict)
+    """Platform -> crawls of that platform allowed at once (Airflow pool ``crisiswatch_<platform>``,
+    default 1), so sources that share an API share its rate limit."""
+    enrich_slots: int = Field(default=1, ge=1)
+    """Enrichment batches allowed at once (pool ``crisiswatch_enrich``; each loads the models)."""
+    enrich_batch_size: int = Field(default=512, ge=1)
+    """Posts per mapped enrichment task."""
+    enrich_max_batches: int = Field(default=32, ge=1)
+    """Most batches one enrich run plans; the rest waits for the next run."""
+    crawl_timeout: Duration = "30m"
+    """A crawl running longer than this is stopped and retried."""
+    operations_channels: list[str] = Field(default_factory=list)
+    """Channels told when a task fails for good and when maintenance finds unhealthy sources."""
+    briefing_schedule: str = "0 7 * * *"
+    """Cron (UTC) of the daily briefing, which covers the 24 hours before it."""
+    briefing_channels: list[str] = Field(default_factory=list)
+    """Channels that receive the daily briefing (e-mail channels get the HTML with its charts)."""
+    maintenance_schedule: str = "30 3 * * *"
+    """Cron (UTC) of retention, topic-model refresh and the source-health summary."""
+
+    _durations = field_validator("retry_delay", "max_retry_delay", "crawl_timeout")(_check_duration)
+
+
 class Config(_Section):
     """The whole crisiswatch configuration."""
 
@@ -294,6 +325,7 @@ class Config(_Section):
     channels: list[ChannelConfig] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    airflow: AirflowConfig = Field(default_factory=AirflowConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Config":
@@ -324,6 +356,10 @@ class Config(_Section):
             for where, name in named:
                 if name not in channels:
                     problems.append(f"{where}: unknown channel '{name}'")
+        for key in ("operations_channels", "briefing_channels"):
+            for name in getattr(self.airflow, key):
+                if name not in channels:
+                    problems.append(f"airflow.{key}: unknown channel '{name}'")
         if problems:
             raise ValueError("; ".join(problems))
         return self
