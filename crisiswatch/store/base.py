@@ -8,6 +8,7 @@ Elasticsearch. The shared contract tests in ``tests/store/contract.py`` pin that
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -259,3 +260,22 @@ def _intersect(a: PostFilter, b: PostFilter) -> PostFilter:
         else:
             merged[name] = tuple(v for v in x if v in y)
     return PostFilter(**merged)
+
+
+_QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+def parse_text_query(text: str) -> list[list[str]]:
+    """``PostFilter.text`` as alternatives of required terms: ``a b OR "c d"`` ->
+    ``[["a", "b"], ["c d"]]``. Every backend parses queries here so they agree; an empty
+    query (or one of only ``OR``) gives ``[]``, which matches every post."""
+    alternatives: list[list[str]] = [[]]
+    for match in _QUERY_TOKEN.finditer(text):
+        phrase, word = match.groups()
+        if word == "OR":
+            alternatives.append([])
+            continue
+        term = (phrase if phrase is not None else word.strip('"')).strip()
+        if term:
+            alternatives[-1].append(term)
+    return [alt for alt in alternatives if alt]

@@ -1,0 +1,740 @@
+"""Embedded SQLite store: the default when no Elasticsearch URL is configured.
+
+Layout (one file, WAL journal so readers never wait for the crawler or enricher):
+
+* ``posts`` keeps each post as JSON plus the columns queries filter and sort on
+  (time in integer microseconds since the epoch, source, effective language, reach,
+  engagement total, and the enrichment labels copied out of the enrichment JSON).
+* ``posts_fts`` is an FTS5 index with the trigram tokenizer over title and text, kept in
+  step by triggers. Trigrams make substring search work for Chinese, which has no spaces;
+  query terms shorter than three characters (召回, "EV") cannot use trigrams and fall
+  back to ``instr`` over the matching rows.
+* ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
+  question, "how many posts of watchlist W in this window", from one covering index.
+* ``post_terms`` holds the terms of ``crisiswatch.text.extract_terms`` per post as integer
+  ids (``terms`` is the dictionary), so top terms is a GROUP BY, not a re-tokenisation.
+
+Each thread gets its own connection (Airflow and Scrapy call from threads); SQLite itself
+serialises writers, and ``busy_timeout`` makes a second writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, as_utc
+from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
+                                    WriteResult, parse_text_query)
+from crisiswatch.text import extract_terms
+
+SCHEMA_VERSION = 1
+BATCH = 5000
+"""Posts written per transaction: large enough to amortise the commit, small enough to keep
+the write lock short for other writers."""
+_MAX_VARS = 900
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS posts (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    platform_language TEXT,
+    detected_language TEXT,
+    language TEXT,               -- detected language unless 'und', else the platform's
+    reach INTEGER NOT NULL,      -- author followers (0 when unknown)
+    engagement INTEGER NOT NULL, -- likes + shares + replies
+    title TEXT,
+    text TEXT NOT NULL,
+    doc TEXT NOT NULL,           -- the Post as JSON, without title and text
+    enriched_us INTEGER,
+    sentiment TEXT,
+    emotion TEXT,
+    category TEXT,
+    topic_id INTEGER,
+    enrichment TEXT              -- the Enrichment as JSON
+);
+CREATE INDEX IF NOT EXISTS posts_created ON posts (created_us);
+CREATE INDEX IF NOT EXISTS posts_source ON posts (source, created_us);
+CREATE INDEX IF NOT EXISTS posts_sentiment ON posts (sentiment, created_us);
+CREATE INDEX IF NOT EXISTS posts_language ON posts (language, created_us);
+CREATE INDEX IF NOT EXISTS posts_unenriched ON posts (created_us) WHERE enriched_us IS NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
+    title, text, content='posts', content_rowid='pk', tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS posts_fts_insert AFTER INSERT ON posts BEGIN
+    INSERT INTO posts_fts (rowid, title, text) VALUES (new.pk, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS posts_fts_delete AFTER DELETE ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS posts_fts_update AFTER UPDATE OF title, text ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
+    INSERT INTO posts_fts (rowid, title, text) VALUES (new.pk, new.title, new.text);
+END;
+CREATE TABLE IF NOT EXISTS post_watchlists (
+    watchlist TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    pk INTEGER NOT NULL,
+    PRIMARY KEY (watchlist, created_us, pk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS post_watchlists_pk ON post_watchlists (pk);
+CREATE TABLE IF NOT EXISTS terms (term_id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS post_terms (
+    pk INTEGER NOT NULL,
+    term_id INTEGER NOT NULL,
+    PRIMARY KEY (pk, term_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_us INTEGER NOT NULL,
+    PRIMARY KEY (source, key));
+CREATE TABLE IF NOT EXISTS crawls (
+    seq INTEGER PRIMARY KEY, source TEXT NOT NULL, started_us INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS crawls_source ON crawls (source, started_us);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+    opened_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint, opened_us);
+CREATE INDEX IF NOT EXISTS incidents_updated ON incidents (updated_us);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_FIELD_COLUMNS = {
+    "source": "p.source",
+    "language": "coalesce(p.language, 'none')",
+    "sentiment": "coalesce(p.sentiment, 'none')",
+    "emotion": "coalesce(p.emotion, 'none')",
+    "category": "coalesce(p.category, 'none')",
+    "topic_id": "coalesce(CAST(p.topic_id AS TEXT), 'none')",
+    "watchlist": "coalesce(w.watchlist, 'none')",
+}
+
+_ORDERS = {
+    "engagement": "p.engagement DESC, p.id",
+    "reach": "p.reach DESC, p.id",
+    "created_at": "p.created_us, p.id",
+    "-created_at": "p.created_us DESC, p.id",
+}
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding)."""
+    return (as_utc(value) - _EPOCH) // _MICROSECOND
+
+
+def from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _fts_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return (f"{message}: another process kept a write lock for more than "
+                f"{_BUSY_TIMEOUT_MS // 1000}s; try again when it has finished")
+    if "not a database" in message or "malformed" in message or "corrupt" in message:
+        return f"{message}: the file is not a usable crisiswatch SQLite database (corrupt or another format)"
+    if "unable to open" in message:
+        return f"{message}: check that the directory exists and is writable"
+    if "readonly" in message:
+        return f"{message}: the file or its directory is not writable"
+    return message
+
+
+def _guarded(method):  # noqa: ANN001, ANN202
+    """Turn sqlite3 errors into StoreError naming the database file."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self: "SqliteStore", *args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path}: {_describe(exc)}") from exc
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self: "SqliteStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {_describe(exc)}") from exc
+    return wrapper
+
+
+class _Where:
+    """A PostFilter as an SQL condition over ``posts p`` with its parameters."""
+
+    def __init__(self, flt: PostFilter | None, extra: Sequence[str] = ()):
+        self.clauses: list[str] = list(extra)
+        self.params: list[Any] = []
+        if flt is not None:
+            self._build(flt)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(f"({c})" for c in self.clauses) or "1"
+
+    def _in(self, column: str, values: tuple[Any, ...] | None) -> None:
+        if values is None:
+            return
+        if not values:
+            self.clauses.append("0")
+            return
+        self.clauses.append(f"{column} IN ({_marks(len(values))})")
+        self.params.extend(values)
+
+    def _build(self, f: PostFilter) -> None:
+        since = to_us(f.since) if f.since is not None else None
+        until = to_us(f.until) if f.until is not None else None
+        if since is not None:
+            self.clauses.append("p.created_us >= ?")
+            self.params.append(since)
+        if until is not None:
+            self.clauses.append("p.created_us < ?")
+            self.params.append(until)
+        self._in("p.source", f.sources)
+        self._in("p.language", f.languages)
+        self._in("p.sentiment", f.sentiments)
+        self._in("p.emotion", f.emotions)
+        self._in("p.category", f.categories)
+        self._in("p.topic_id", f.topic_ids)
+        if f.min_followers is not None:
+            self.clauses.append("p.reach >= ?")
+            self.params.append(f.min_followers)
+        if f.watchlists is not None:
+            if not f.watchlists:
+                self.clauses.append("0")
+            else:
+                # The window bounds inside the subquery keep its list of posts small.
+                sub = [f"watchlist IN ({_marks(len(f.watchlists))})"]
+                self.params.extend(f.watchlists)
+                if since is not None:
+                    sub.append("created_us >= ?")
+                    self.params.append(since)
+                if until is not None:
+                    sub.append("created_us < ?")
+                    self.params.append(until)
+                self.clauses.append(f"p.pk IN (SELECT pk FROM post_watchlists WHERE {' AND '.join(sub)})")
+        if f.text is not None:
+            self._text(f.text)
+
+    def _text(self, query: str) -> None:
+        alternatives = parse_text_query(query)
+        if not alternatives:
+            return
+        ors = []
+        for terms in alternatives:
+            ands = []
+            long_terms = [t for t in terms if len(t) >= 3]
+            if long_terms:
+                ands.append("p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
+                self.params.append(" AND ".join(_fts_phrase(t) for t in long_terms))
+            for term in terms:
+                if len(term) >= 3:
+                    continue
+                if term.casefold() == term.upper():  # no letter case (CJK, digits)
+                    fold, needle = "", term
+                elif term.isascii():
+                    fold, needle = "lower", term.lower()
+                else:
+                    fold, needle = "cw_casefold", term.casefold()
+                ands.append(f"(instr({fold}(p.text), ?) > 0 OR instr({fold}(coalesce(p.title, '')), ?) > 0)")
+                self.params.extend([needle, needle])
+            ors.append(" AND ".join(f"({a})" for a in ands))
+        self.clauses.append(" OR ".join(f"({o})" for o in ors))
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if value is not None else None
+
+
+class SqliteStore(Store):
+    """The Store interface over one SQLite file (created, with its directory, on first use)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._ready = False
+        self._term_ids: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # ---- connections -----------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"SQLite store {self.path}: cannot create directory {self.path.parent}: "
+                             f"{exc.strerror or exc}") from exc
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=_BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+            conn.execute("PRAGMA mmap_size = 268435456")
+            conn.create_function("cw_casefold", 1, _casefold, deterministic=True)
+            with self._lock:
+                if not self._ready:
+                    self._create_schema(conn)
+                    self._ready = True
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {_describe(exc)}") from exc
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise StoreError(f"SQLite store {self.path}: cannot switch to WAL journal mode")
+        try:
+            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
+                               f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                               "COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"SQLite store {self.path}: written by a newer crisiswatch "
+                             f"(schema {version} > {SCHEMA_VERSION}); upgrade crisiswatch")
+
+    def _read(self) -> sqlite3.Connection:
+        return self._connect()
+
+    class _Transaction:
+        def __init__(self, store: "SqliteStore"):
+            self.store = store
+            self.conn = store._connect()
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: Any, *rest: Any) -> None:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                with self.store._lock:
+                    self.store._term_ids.clear()  # ids inserted in the rolled-back transaction are gone
+
+    def _write(self) -> "_Transaction":
+        return SqliteStore._Transaction(self)
+
+    @_guarded
+    def setup(self) -> None:
+        self._connect()
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    # ---- posts ---------------------------------------------------------------------
+    @_guarded
+    def upsert_posts(self, posts: Iterable[Post]) -> WriteResult:
+        result = WriteResult()
+        batch: list[Post] = []
+        for item in posts:
+            if not isinstance(item, Post):
+                try:
+                    item = Post.model_validate(item)
+                except ValueError as exc:
+                    ident = item.get("id", "?") if isinstance(item, dict) else "?"
+                    result.failed.append(ItemError(id=str(ident), reason=str(exc).replace("\n", " ")))
+                    continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                result += self._upsert_batch(batch)
+                batch = []
+        if batch:
+            result += self._upsert_batch(batch)
+        return result
+
+    def _existing(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[int, str | None, str]]:
+        found: dict[str, tuple[int, str | None, str]] = {}
+        for part in _chunks(ids):
+            for pid, pk, title, text in conn.execute(
+                    f"SELECT id, pk, title, text FROM posts WHERE id IN ({_marks(len(part))})", part):
+                found[pid] = (pk, title, text)
+        return found
+
+    def _upsert_batch(self, batch: list[Post]) -> WriteResult:
+        unique = list({post.id: post for post in batch}.values())
+        ids = [post.id for post in unique]
+        conn = self._connect()
+        # Terms are the expensive part: compute them before taking the write lock, only for
+        # posts that are new or whose words changed.
+        before = self._existing(conn, ids)
+        terms: dict[str, list[str]] = {}
+        for post in unique:
+            old = before.get(post.id)
+            if old is None or old[1] != post.title or old[2] != post.text:
+                terms[post.id] = extract_terms(post.text, post.title)
+        with self._write() as conn:
+            existing = self._existing(conn, ids)
+            next_pk = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM posts").fetchone()[0]
+            inserts, updates, rewrites, watch_rows, term_rows = [], [], [], [], []
+            replaced: list[int] = []
+            for post in unique:
+                created = to_us(post.created_at)
+                doc = post.model_dump_json(exclude={"title", "text"})
+                old = existing.get(post.id)
+                if old is None:
+                    pk = next_pk
+                    next_pk += 1
+                    inserts.append((pk, post.id, post.source, created, post.language, post.language, post.reach,
+                                    post.engagement.total, post.title, post.text, doc))
+                else:
+                    pk = old[0]
+                    replaced.append(pk)
+                    updates.append((post.source, created, post.language, post.language, post.reach,
+                                    post.engagement.total, doc, pk))
+                    if old[1] != post.title or old[2] != post.text:
+                        rewrites.append((post.title, post.text, pk))
+                        if post.id not in terms:  # changed by another writer since we looked
+                            terms[post.id] = extract_terms(post.text, post.title)
+                    else:
+                        terms.pop(post.id, None)
+                for name in dict.fromkeys(post.watchlists):
+                    watch_rows.append((name, created, pk))
+                if post.id in terms:
+                    term_rows.append((pk, terms[post.id]))
+            if replaced:
+                for part in _chunks(replaced):
+                    conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({_marks(len(part))})", part)
+                rewritten = [row[2] for row in rewrites]
+                for part in _chunks(rewritten):
+                    conn.execute(f"DELETE FROM post_terms WHERE pk IN ({_marks(len(part))})", part)
+            conn.executemany(
+                "INSERT INTO posts (pk, id, source, created_us, platform_language, language, reach, engagement,"
+                " title, text, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?)", inserts)
+            conn.executemany(
+                "UPDATE posts SET source = ?, created_us = ?, platform_language = ?,"
+                " language = coalesce(nullif(detected_language, 'und'), ?), reach = ?, engagement = ?, doc = ?"
+                " WHERE pk = ?", updates)
+            conn.executemany("UPDATE posts SET title = ?, text = ? WHERE pk = ?", rewrites)
+            conn.executemany("INSERT OR IGNORE INTO post_watchlists (watchlist, created_us, pk) VALUES (?,?,?)",
+                             watch_rows)
+            ids_by_term = self._term_id_map(conn, {t for _, ts in term_rows for t in ts})
+            conn.executemany("INSERT OR IGNORE INTO post_terms (pk, term_id) VALUES (?,?)",
+                             ((pk, ids_by_term[t]) for pk, ts in term_rows for t in ts))
+        return WriteResult(written=len(unique))
+
+    def _term_id_map(self, conn: sqlite3.Connection, wanted: set[str]) -> dict[str, int]:
+        """Integer ids of terms, adding new ones; cached because the vocabulary is small."""
+        with self._lock:
+            known = {t: self._term_ids[t] for t in wanted if t in self._term_ids}
+        missing = [t for t in wanted if t not in known]
+        if missing:
+            conn.executemany("INSERT OR IGNORE INTO terms (term) VALUES (?)", ((t,) for t in missing))
+            found: dict[str, int] = {}
+            for part in _chunks(missing):
+                found.update(conn.execute(
+                    f"SELECT term, term_id FROM terms WHERE term IN ({_marks(len(part))})", part).fetchall())
+            known.update(found)
+            with self._lock:
+                self._term_ids.update(found)
+        return known
+
+    @staticmethod
+    def _post(doc: str, title: str | None, text: str) -> Post:
+        data = json.loads(doc)
+        data["title"] = title
+        data["text"] = text
+        return Post.model_validate(data)
+
+    @_guarded
+    def get_posts(self, ids: Iterable[str]) -> list[Post]:
+        wanted = list(dict.fromkeys(ids))
+        conn = self._read()
+        found: dict[str, Post] = {}
+        for part in _chunks(wanted):
+            for pid, doc, title, text in conn.execute(
+                    f"SELECT id, doc, title, text FROM posts WHERE id IN ({_marks(len(part))})", part):
+                found[pid] = self._post(doc, title, text)
+        return [found[i] for i in wanted if i in found]
+
+    @_guarded
+    def update_enrichments(self, enrichments: Iterable[Enrichment]) -> WriteResult:
+        result = WriteResult()
+        batch: list[Enrichment] = []
+        for item in enrichments:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                result += self._enrich_batch(batch)
+                batch = []
+        if batch:
+            result += self._enrich_batch(batch)
+        return result
+
+    def _enrich_batch(self, batch: list[Enrichment]) -> WriteResult:
+        unique = list({e.post_id: e for e in batch}.values())
+        with self._write() as conn:
+            known = set()
+            ids = [e.post_id for e in unique]
+            for part in _chunks(ids):
+                known.update(r[0] for r in conn.execute(
+                    f"SELECT id FROM posts WHERE id IN ({_marks(len(part))})", part))
+            rows = [(e.model_dump_json(), to_us(e.enriched_at),
+                     e.sentiment.value if e.sentiment is not None else None, e.emotion, e.category, e.topic_id,
+                     e.language, e.language, e.post_id) for e in unique if e.post_id in known]
+            conn.executemany(
+                "UPDATE posts SET enrichment = ?, enriched_us = ?, sentiment = ?, emotion = ?, category = ?,"
+                " topic_id = ?, detected_language = ?, language = coalesce(nullif(?, 'und'), platform_language)"
+                " WHERE id = ?", rows)
+        failed = [ItemError(id=e.post_id, reason="no post with this id in the store")
+                  for e in unique if e.post_id not in known]
+        return WriteResult(written=len(rows), failed=failed)
+
+    @_guarded
+    def get_enrichments(self, post_ids: Iterable[str]) -> dict[str, Enrichment]:
+        wanted = list(dict.fromkeys(post_ids))
+        conn = self._read()
+        found: dict[str, Enrichment] = {}
+        for part in _chunks(wanted):
+            for pid, doc in conn.execute(f"SELECT id, enrichment FROM posts WHERE id IN ({_marks(len(part))})"
+                                         " AND enrichment IS NOT NULL", part):
+                found[pid] = Enrichment.model_validate_json(doc)
+        return found
+
+    @_guarded
+    def unenriched_batches(self, batch_size: int = 256, filter: PostFilter | None = None) -> Iterator[list[Post]]:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        where = _Where(filter, extra=["p.enriched_us IS NULL", "(p.created_us, p.pk) > (?, ?)"])
+        sql = (f"SELECT p.created_us, p.pk, p.doc, p.title, p.text FROM posts p WHERE {where.sql}"
+               " ORDER BY p.created_us, p.pk LIMIT ?")
+        last: tuple[int, int] = (-(2 ** 62), -1)
+        while True:
+            rows = self._read().execute(sql, [*last, *where.params, batch_size]).fetchall()
+            if not rows:
+                return
+            last = (rows[-1][0], rows[-1][1])
+            yield [self._post(doc, title, text) for _, _, doc, title, text in rows]
+            if len(rows) < batch_size:
+                return
+
+    @_guarded
+    def clear_enrichments(self, filter: PostFilter) -> int:
+        where = _Where(filter, extra=["p.enriched_us IS NOT NULL"])
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE posts SET enrichment = NULL, enriched_us = NULL, sentiment = NULL, emotion = NULL,"
+                " category = NULL, topic_id = NULL, detected_language = NULL, language = platform_language"
+                f" WHERE pk IN (SELECT p.pk FROM posts p WHERE {where.sql})", where.params)
+            return cursor.rowcount
+
+    @_guarded
+    def count_posts(self, filter: PostFilter | None = None) -> int:
+        where = _Where(filter)
+        return self._read().execute(f"SELECT count(*) FROM posts p WHERE {where.sql}", where.params).fetchone()[0]
+
+    @_guarded
+    def count_by_bucket(self, filter: PostFilter, start: datetime, end: datetime, size: timedelta) -> list[Bucket]:
+        if size <= timedelta(0):
+            raise ValueError("bucket size must be positive")
+        start, end = as_utc(start), as_utc(end)
+        if end <= start:
+            return []
+        n = -(-(end - start) // size)
+        window = filter.narrow(since=max(start, filter.since) if filter.since else start,
+                               until=min(end, filter.until) if filter.until else end)
+        counts = [0] * n
+        if window.since < window.until:
+            where = _Where(window)
+            size_us = size // _MICROSECOND
+            for index, count in self._read().execute(
+                    f"SELECT (p.created_us - ?) / ? AS bucket, count(*) FROM posts p WHERE {where.sql}"
+                    " GROUP BY bucket", [to_us(start), size_us, *where.params]):
+                if 0 <= index < n:
+                    counts[index] = count
+        return [Bucket(start=start + k * size, count=counts[k]) for k in range(n)]
+
+    @_guarded
+    def count_by_field(self, field: str, filter: PostFilter | None = None, limit: int = 50) -> list[TermCount]:
+        column = _FIELD_COLUMNS.get(field)
+        if column is None:
+            raise ValueError(f"cannot count by '{field}': use one of {', '.join(_FIELD_COLUMNS)}")
+        where = _Where(filter)
+        join = "LEFT JOIN post_watchlists w ON w.pk = p.pk" if field == "watchlist" else ""
+        rows = self._read().execute(
+            f"SELECT {column} AS value, count(*) AS n FROM posts p {join} WHERE {where.sql}"
+            " GROUP BY value ORDER BY n DESC, value LIMIT ?", [*where.params, limit])
+        return [TermCount(term=str(value), count=n) for value, n in rows]
+
+    @_guarded
+    def top_terms(self, filter: PostFilter, limit: int = 20) -> list[TermCount]:
+        where = _Where(filter)
+        rows = self._read().execute(
+            "SELECT t.term, c.n FROM (SELECT pt.term_id, count(*) AS n FROM post_terms pt"
+            f" WHERE pt.pk IN (SELECT p.pk FROM posts p WHERE {where.sql}) GROUP BY pt.term_id) c"
+            " JOIN terms t ON t.term_id = c.term_id ORDER BY c.n DESC, t.term LIMIT ?", [*where.params, limit])
+        return [TermCount(term=term, count=n) for term, n in rows]
+
+    @_guarded
+    def top_posts(self, filter: PostFilter, order: PostOrder = "engagement", limit: int = 10) -> list[Post]:
+        if order not in _ORDERS:
+            raise ValueError(f"unknown order '{order}': use one of {', '.join(_ORDERS)}")
+        where = _Where(filter)
+        rows = self._read().execute(
+            f"SELECT p.doc, p.title, p.text FROM posts p WHERE {where.sql} ORDER BY {_ORDERS[order]} LIMIT ?",
+            [*where.params, limit])
+        return [self._post(*row) for row in rows]
+
+    @_guarded
+    def iter_posts(self, filter: PostFilter | None = None, batch_size: int = 1000) -> Iterator[Post]:
+        where = _Where(filter, extra=["(p.created_us, p.pk) > (?, ?)"])
+        sql = (f"SELECT p.created_us, p.pk, p.doc, p.title, p.text FROM posts p WHERE {where.sql}"
+               " ORDER BY p.created_us, p.pk LIMIT ?")
+        last: tuple[int, int] = (-(2 ** 62), -1)
+        while True:
+            rows = self._read().execute(sql, [*last, *where.params, batch_size]).fetchall()
+            for _, _, doc, title, text in rows:
+                yield self._post(doc, title, text)
+            if len(rows) < batch_size:
+                return
+            last = (rows[-1][0], rows[-1][1])
+
+    @_guarded
+    def delete_posts(self, filter: PostFilter) -> int:
+        where = _Where(filter)
+        with self._write() as conn:
+            pks = [r[0] for r in conn.execute(f"SELECT p.pk FROM posts p WHERE {where.sql}", where.params)]
+            for part in _chunks(pks):
+                marks = _marks(len(part))
+                conn.execute(f"DELETE FROM post_terms WHERE pk IN ({marks})", part)
+                conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({marks})", part)
+                conn.execute(f"DELETE FROM posts WHERE pk IN ({marks})", part)
+        return len(pks)
+
+    # ---- crawl state ---------------------------------------------------------------
+    @_guarded
+    def get_cursor(self, source: str, key: str = "") -> str | None:
+        row = self._read().execute("SELECT value FROM cursors WHERE source = ? AND key = ?", (source, key)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def set_cursor(self, source: str, value: str, key: str = "") -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO cursors (source, key, value, updated_us) VALUES (?,?,?,?)"
+                         " ON CONFLICT (source, key) DO UPDATE SET value = excluded.value,"
+                         " updated_us = excluded.updated_us",
+                         (source, key, value, to_us(datetime.now(timezone.utc))))
+
+    @_guarded
+    def record_crawl(self, health: CrawlHealth) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO crawls (source, started_us, doc) VALUES (?,?,?)",
+                         (health.source, to_us(health.started_at), health.model_dump_json()))
+
+    @_guarded
+    def crawl_history(self, source: str | None = None, limit: int = 20) -> list[CrawlHealth]:
+        if source is None:
+            rows = self._read().execute("SELECT doc FROM crawls ORDER BY started_us DESC, seq DESC LIMIT ?", (limit,))
+        else:
+            rows = self._read().execute("SELECT doc FROM crawls WHERE source = ? ORDER BY started_us DESC, seq DESC"
+                                        " LIMIT ?", (source, limit))
+        return [CrawlHealth.model_validate_json(doc) for (doc,) in rows]
+
+    # ---- incidents -----------------------------------------------------------------
+    @_guarded
+    def save_incident(self, incident: Incident) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO incidents (id, fingerprint, state, opened_us, updated_us, doc) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, state = excluded.state,"
+                " opened_us = excluded.opened_us, updated_us = excluded.updated_us, doc = excluded.doc",
+                (incident.id, incident.fingerprint, incident.state.value, to_us(incident.opened_at),
+                 to_us(incident.updated_at), incident.model_dump_json()))
+
+    @_guarded
+    def get_incident(self, incident_id: str) -> Incident | None:
+        conn = self._read()
+        row = conn.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if row is None and incident_id:
+            rows = conn.execute("SELECT id, doc FROM incidents WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6",
+                                (len(incident_id), incident_id)).fetchall()
+            if len(rows) > 1:
+                shown = ", ".join(r[0] for r in rows[:5])
+                raise StoreError(f"incident id prefix '{incident_id}' is ambiguous: it matches {shown}"
+                                 f"{' ...' if len(rows) > 5 else ''}")
+            row = (rows[0][1],) if rows else None
+        return Incident.model_validate_json(row[0]) if row else None
+
+    @_guarded
+    def find_incident(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
+        sql = "SELECT doc FROM incidents WHERE fingerprint = ?"
+        if not include_resolved:
+            sql += " AND state != 'resolved'"
+        row = self._read().execute(sql + " ORDER BY opened_us DESC, id DESC LIMIT 1", (fingerprint,)).fetchone()
+        return Incident.model_validate_json(row[0]) if row else None
+
+    @_guarded
+    def list_incidents(self, states: Iterable[str] | None = None, since: datetime | None = None,
+                       limit: int = 100) -> list[Incident]:
+        clauses, params = ["1"], []
+        if states is not None:
+            wanted = [getattr(s, "value", s) for s in states]
+            clauses.append(f"state IN ({_marks(len(wanted))})" if wanted else "0")
+            params.extend(wanted)
+        if since is not None:
+            clauses.append("updated_us >= ?")
+            params.append(to_us(since))
+        rows = self._read().execute(f"SELECT doc FROM incidents WHERE {' AND '.join(clauses)}"
+                                    " ORDER BY updated_us DESC, id LIMIT ?", [*params, limit])
+        return [Incident.model_validate_json(doc) for (doc,) in rows]
+
+    # ---- key/value state -----------------------------------------------------------
+    @_guarded
+    def get_state(self, key: str) -> str | None:
+        row = self._read().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def set_state(self, key: str, value: str | None) -> None:
+        with self._write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT INTO state (key, value) VALUES (?, ?)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
