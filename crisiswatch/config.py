@@ -230,11 +230,154 @@ class RuleConfig(_Section):
     thresholds: dict[Level, float] = Field(default_factory=dict)
     """Score needed for each level (e.g. robust z-score for volume_spike)."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Detector-specific parameters."""
+    """Detector-specific parameters (see ``DETECTOR_PARAMS``)."""
     enabled: bool = True
 
     _durations = field_validator("bucket", "window", "baseline")(
         lambda v: v if v is None else _check_duration(v))
+
+    @model_validator(mode="after")
+    def _detector_settings(self) -> "RuleConfig":
+        """Check params and thresholds against the detector, naming the rule in every error."""
+        problems: list[str] = []
+        try:
+            self.detector_params()
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = ".".join(str(k) for k in error["loc"]) or "params"
+                problems.append(f"params.{key}: {error['msg'].removeprefix('Value error, ')}")
+        levels = [level for level in Level if level in self.thresholds]
+        values = [self.thresholds[level] for level in levels]
+        if any(v <= 0 for v in values):
+            problems.append("thresholds must be positive")
+        if any(b <= a for a, b in zip(values, values[1:])):
+            problems.append("thresholds must increase from blue to red "
+                            f"(got {', '.join(f'{lv.value}={v:g}' for lv, v in zip(levels, values))})")
+        bad = [s for s in self.filter.sentiments or [] if s not in ("negative", "neutral", "positive")]
+        if bad:
+            problems.append(f"filter.sentiments: unknown sentiment {bad[0]!r} (negative, neutral or positive)")
+        if parse_duration(self.bucket) <= timedelta(0):
+            problems.append("bucket must be longer than 0s")
+        if problems:
+            raise ValueError("; ".join(f"rule '{self.name}' ({self.detector}): {p}" for p in problems))
+        return self
+
+    def detector_params(self) -> "_Section":
+        """``params`` validated by the detector's own parameter model."""
+        return DETECTOR_PARAMS[self.detector].model_validate(self.params)
+
+    def level_thresholds(self) -> dict[Level, float]:
+        """The thresholds, or the detector's defaults when the rule gives none."""
+        if self.thresholds:
+            return dict(self.thresholds)
+        if self.detector == "cross_platform":
+            k = self.detector_params().min_sources  # type: ignore[attr-defined]
+            return {Level.blue: k, Level.yellow: k + 1, Level.orange: k + 2, Level.red: k + 3}
+        return dict(DEFAULT_THRESHOLDS[self.detector])
+
+    def window_td(self) -> timedelta:
+        """Look-back window of window-based detectors: ``window``, else one bucket."""
+        return parse_duration(self.window) if self.window else parse_duration(self.bucket)
+
+
+class _DetectorParams(_Section):
+    settle: Duration = "2h"
+    """Recent buckets are re-read every cycle for this long (late-collected posts and late
+    enrichment still count); older bucket counts are cached in the store state."""
+    min_history: Duration = "1d"
+    """Below this much history before the evaluated bucket the rule stays silent (no baseline)."""
+
+    _durations = field_validator("settle", "min_history")(_check_duration)
+
+
+class VolumeSpikeParams(_DetectorParams):
+    min_ratio: float = Field(default=1.5, gt=1.0)
+    """Observed count must also be at least this multiple of the expected count."""
+    windows: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
+    """Spans (in buckets) tested at once: 1 catches sudden spikes, longer spans slow builds."""
+
+    @field_validator("windows")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError("window spans are numbers of buckets, at least 1")
+        return value
+
+
+class NegativeShareParams(_DetectorParams):
+    part: RuleFilter = Field(default_factory=lambda: RuleFilter(sentiments=["negative"]))
+    """The posts whose share is watched, within the rule's filter (default: negative ones)."""
+    min_increase: float = Field(default=0.10, gt=0, lt=1)
+    """The share must rise by at least this much (absolute, 0.10 = ten points) over normal."""
+
+
+class KeywordBurstParams(_DetectorParams):
+    terms: list[str] = Field(default_factory=list)
+    """Extra crisis terms for this rule, added to the top-level ``crisis_lexicon``."""
+    negative_only: bool = True
+    """Count only posts the sentiment model called negative."""
+    min_history: Duration = "0s"
+
+
+class InfluencerParams(_DetectorParams):
+    min_followers: int = Field(default=100_000, ge=1)
+    """Reach at which one negative post is worth an alert."""
+    velocity_per_hour: float = Field(default=500.0, gt=0)
+    """Engagement (likes + shares + replies) per hour since posting that is worth an alert."""
+    negative_only: bool = True
+    min_history: Duration = "0s"
+
+
+class EmergingTopicParams(_DetectorParams):
+    growth: float = Field(default=3.0, gt=1.0)
+    """A known topic must grow at least this much over its usual rate; a new one just needs min_count."""
+    negative_only: bool = True
+
+
+class CrossPlatformParams(_DetectorParams):
+    min_sources: int = Field(default=3, ge=2)
+    """The same keyword or topic must appear on at least this many sources within the window."""
+    min_per_source: int = Field(default=1, ge=1)
+    """Posts needed on a source for it to count."""
+    terms: list[str] = Field(default_factory=list)
+    """Extra keywords to follow, added to the crisis lexicon."""
+    topics: bool = True
+    """Also follow topic clusters (needs enrichment with topics)."""
+    negative_only: bool = True
+    min_history: Duration = "0s"
+
+
+class SourceSilenceParams(_DetectorParams):
+    sources: list[str] | None = None
+    """Sources to watch (names as in post ids); None = every configured, enabled source."""
+    expected_interval: Duration | None = None
+    """Longest normal gap for sources that do not set ``expected_interval`` themselves."""
+    min_history: Duration = "0s"
+
+    _interval = field_validator("expected_interval")(lambda v: v if v is None else _check_duration(v))
+
+
+DETECTOR_PARAMS: dict[str, type[_DetectorParams]] = {
+    "volume_spike": VolumeSpikeParams,
+    "negative_share": NegativeShareParams,
+    "keyword_burst": KeywordBurstParams,
+    "influencer": InfluencerParams,
+    "emerging_topic": EmergingTopicParams,
+    "cross_platform": CrossPlatformParams,
+    "source_silence": SourceSilenceParams,
+}
+
+DEFAULT_THRESHOLDS: dict[str, dict[Level, float]] = {
+    # robust z-scores (deviations from the seasonal baseline in robust standard deviations)
+    "volume_spike": {Level.blue: 3, Level.yellow: 5, Level.orange: 8, Level.red: 12},
+    "negative_share": {Level.blue: 3, Level.yellow: 5, Level.orange: 8, Level.red: 12},
+    "keyword_burst": {Level.blue: 3, Level.yellow: 5, Level.orange: 8, Level.red: 12},
+    "emerging_topic": {Level.blue: 3, Level.yellow: 5, Level.orange: 8, Level.red: 12},
+    # multiples of the reach / velocity threshold
+    "influencer": {Level.blue: 1, Level.yellow: 3, Level.orange: 10, Level.red: 30},
+    # gap as a multiple of the expected interval
+    "source_silence": {Level.blue: 1, Level.yellow: 2, Level.orange: 4, Level.red: 8},
+}
 
 
 # ---- channels and routing --------------------------------------------------------------
@@ -275,6 +418,12 @@ class AlertingConfig(_Section):
     """Every notification is also written here (the local channel)."""
     base_url: str | None = None
     """Link target for 'open in Kibana / local search' in messages."""
+    retry_backoff: Duration = "30s"
+    """First retry delay of a failed delivery; doubles per attempt (at most one hour)."""
+    charts: bool = True
+    """Draw an evidence chart (PNG) for each firing and attach it to HTML e-mail."""
+
+    _durations = field_validator("evaluate_every", "renotify_every", "retry_backoff")(_check_duration)
 
 
 class AirflowConfig(_Section):

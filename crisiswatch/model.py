@@ -212,6 +212,8 @@ class NotificationRecord(_Model):
     """When the notification was queued."""
     sent_at: UtcDatetime | None = None
     """When it was delivered."""
+    next_attempt_at: UtcDatetime | None = None
+    """Earliest time of the next attempt after a failure (retry backoff); None = now."""
 
 
 class Incident(_Model):
@@ -248,6 +250,9 @@ class Incident(_Model):
     """Last evaluation in which the rule still fired."""
     calm_buckets: int = 0
     """Consecutive evaluations without firing, for auto-resolution."""
+    last_evaluated_at: UtcDatetime | None = None
+    """End of the last bucket evaluated for this incident (a bucket is counted once, even when
+    a cycle is repeated after a restart)."""
     escalation_step: int = 0
     """How many escalation steps were taken while unacknowledged."""
     evidence: dict[str, Any] = Field(default_factory=dict)
