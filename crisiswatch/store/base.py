@@ -218,7 +218,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def get_incident(self, incident_id: str) -> Incident | None:
-        """One incident by id (or unique id prefix)."""
+        """One incident by id (or unique id prefix); an ambiguous prefix raises StoreError naming
+        the incidents it matches."""
 
     @abc.abstractmethod
     def find_incident(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:

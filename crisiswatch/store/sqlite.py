@@ -153,8 +153,7 @@ def _fts_phrase(term: str) -> str:
 def _describe(exc: sqlite3.Error) -> str:
     message = str(exc)
     if "locked" in message or "busy" in message:
-        return (f"{message}: another process kept a write lock for more than "
-                f"{_BUSY_TIMEOUT_MS // 1000}s; try again when it has finished")
+        return f"{message}: another process holds the write lock; try again when it has finished"
     if "not a database" in message or "malformed" in message or "corrupt" in message:
         return f"{message}: the file is not a usable crisiswatch SQLite database (corrupt or another format)"
     if "unable to open" in message:
@@ -274,8 +273,9 @@ def _casefold(value: str | None) -> str | None:
 class SqliteStore(Store):
     """The Store interface over one SQLite file (created, with its directory, on first use)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, busy_timeout_s: float = _BUSY_TIMEOUT_MS / 1000):
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -297,8 +297,8 @@ class SqliteStore(Store):
                              f"{exc.strerror or exc}") from exc
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=_BUSY_TIMEOUT_MS / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                                   timeout=self.busy_timeout_s)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache

@@ -1,0 +1,105 @@
+"""The shared Store contract on SQLite, plus what only an embedded file store can get wrong:
+the file itself (WAL, persistence, corruption, locks) and use from several threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from crisiswatch.store.base import PostFilter, StoreError
+from crisiswatch.store.sqlite import SqliteStore
+from tests.store.contract import StoreContract, post
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path):
+        with SqliteStore(tmp_path / "crisiswatch.db") as store:
+            store.setup()
+            yield store
+
+
+def test_creates_directories_uses_wal_and_persists(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "cw.db"
+    with SqliteStore(path) as store:
+        store.upsert_posts([post("1", "persisted 召回")])
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with SqliteStore(path) as again:
+        assert again.count_posts(PostFilter(text="召回")) == 1
+
+
+def test_corrupt_file_gives_store_error_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not an SQLite database\n" * 200)
+    with pytest.raises(StoreError, match=f"{path}.*not a usable crisiswatch SQLite database"):
+        SqliteStore(path).count_posts()
+    assert path.read_bytes().startswith(b"this is not")  # nothing was overwritten
+
+
+def test_unreachable_location_gives_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="a-file"):
+        SqliteStore(blocker / "cw.db").setup()
+
+
+def test_locked_database_gives_clear_error_and_reads_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "cw.db"
+    store = SqliteStore(path, busy_timeout_s=0.2)
+    store.upsert_posts([post("1", "before the lock")])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match=f"{path}.*locked"):
+            store.upsert_posts([post("2", "blocked")])
+        assert store.count_posts() == 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.upsert_posts([post("2", "after the lock")])
+    assert store.count_posts() == 2
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cw.db"
+    SqliteStore(path).setup()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer crisiswatch"):
+        SqliteStore(path).setup()
+
+
+def test_concurrent_writers_and_readers_from_threads(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "cw.db")
+    store.setup()
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for chunk in range(5):
+                store.upsert_posts([post(f"{worker}-{chunk}-{i}", f"thread {worker} 召回", minutes=i)
+                                    for i in range(40)])
+                store.count_posts(PostFilter(text="召回"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.count_posts() == 800 == store.count_posts(PostFilter(text="召回"))
+    store.close()
+
+
+def test_short_terms_fold_case_beyond_ascii(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "cw.db") as store:
+        store.upsert_posts([post("1", "ÉCOLE fermée"), post("2", "ecole")])
+        assert [p.id for p in store.search(PostFilter(text="éc"))] == ["weibo:1"]
