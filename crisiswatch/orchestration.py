@@ -1,0 +1,326 @@
+"""What the Airflow DAG files share: config lookup, Assets, pools, retries, notifications.
+
+The DAG files in ``dags/`` stay thin: they declare schedules and call the packages. The
+decisions that must be the same in every DAG live here, so that a data engineer reads them
+once: where the config comes from, which Asset a step updates, which pool rate-limits a
+platform, how a task retries, and who hears about a task that failed for good.
+
+Only DAG files and their tests import this module (it imports Airflow's task SDK).
+``python -m crisiswatch.orchestration pools|login`` prepares an Airflow home (``make airflow``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Asset
+
+from crisiswatch.config import (DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig,
+                                load_config, parse_duration, resolve_secrets)
+from crisiswatch.store.base import Store
+
+log = logging.getLogger(__name__)
+
+CONFIG_VARIABLE = "crisiswatch_config"
+"""Airflow Variable holding the config file path (wins over $CRISISWATCH_CONFIG)."""
+
+RAW_POSTS = Asset(name="crisiswatch_raw_posts", uri="crisiswatch://posts/raw", group="crisiswatch")
+"""Updated by a crawl that stored new posts; schedules the ``enrich`` DAG."""
+ENRICHED_POSTS = Asset(name="crisiswatch_enriched_posts", uri="crisiswatch://posts/enriched", group="crisiswatch")
+"""Updated by an enrichment run that enriched posts; schedules the ``alerts`` DAG."""
+
+START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+"""Fixed and in the past: with ``catchup=False`` only the latest interval runs."""
+ENRICH_POOL = "crisiswatch_enrich"
+_DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhdw]\s*$")
+
+
+# ---- configuration -----------------------------------------------------------------------
+def config_path() -> str | None:
+    """The config file: Airflow Variable ``crisiswatch_config``, else $CRISISWATCH_CONFIG, else
+    None (``load_config`` then reads ./crisiswatch.yaml). Made absolute so that tasks find it
+    whatever their working directory."""
+    path = _variable(CONFIG_VARIABLE) or os.environ.get(DEFAULT_CONFIG_ENV)
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def _variable(key: str) -> str | None:
+    try:
+        from airflow.sdk import Variable
+
+        return Variable.get(key, default=None)
+    except Exception as exc:  # no metadata database at hand (plain python, CLI): env only
+        log.debug("Airflow Variable %s unavailable: %s", key, exc)
+        return None
+
+
+def dag_config() -> Config:
+    """The config as DAG files see it while being parsed.
+
+    A broken file raises ``ConfigError`` whose message lists every ``FILE:LINE: key: reason``;
+    Airflow shows it as the DAG file's import error, which is where a data engineer looks.
+    """
+    try:
+        return load_config(config_path())
+    except ConfigError as exc:
+        raise ConfigError(["crisiswatch config is invalid:", *exc.problems]) from None
+
+
+def task_config() -> Config:
+    """The config inside a running task, with secrets from Airflow connections made available."""
+    config = load_config(config_path())
+    export_connection_secrets(config)
+    return config
+
+
+def export_connection_secrets(config: Config, environ: dict[str, str] | None = None) -> list[str]:
+    """Fill ``${CRISISWATCH_X}`` secrets that the environment lacks from Airflow connections.
+
+    The secret named ``CRISISWATCH_SLACK_TOKEN`` is read from the password of the connection
+    ``crisiswatch_slack_token`` (Airflow's UI, its secrets backend or
+    ``AIRFLOW_CONN_CRISISWATCH_SLACK_TOKEN``). The Elasticsearch URL and API key come from
+    the connection ``crisiswatch_elasticsearch`` when $CRISISWATCH_ELASTICSEARCH_URL is unset.
+    Values are registered with Airflow's log masker. Returns the names that were filled.
+    """
+    env = os.environ if environ is None else environ
+    wanted = set(SECRET_PATTERN.findall(json.dumps(config.model_dump(mode="json"))))
+    filled = []
+    for name in sorted(wanted - set(env)):
+        connection = _connection(name.lower())
+        if connection is not None and connection.password:
+            env[name] = _masked(connection.password)
+            filled.append(name)
+    if "CRISISWATCH_ELASTICSEARCH_URL" not in env:
+        connection = _connection("crisiswatch_elasticsearch")
+        if connection is not None and connection.host:
+            host = connection.host if "://" in connection.host else f"{connection.schema or 'https'}://{connection.host}"
+            env["CRISISWATCH_ELASTICSEARCH_URL"] = f"{host}:{connection.port}" if connection.port else host
+            filled.append("CRISISWATCH_ELASTICSEARCH_URL")
+            if connection.password and "CRISISWATCH_ELASTICSEARCH_API_KEY" not in env:
+                env["CRISISWATCH_ELASTICSEARCH_API_KEY"] = _masked(connection.password)
+                filled.append("CRISISWATCH_ELASTICSEARCH_API_KEY")
+    return filled
+
+
+def _connection(conn_id: str) -> Any | None:
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id)
+    except Exception:  # not defined, or no Airflow context: the environment is the only source
+        return None
+
+
+def _masked(value: str) -> str:
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(value)
+    except Exception:  # pragma: no cover - masking is best effort outside a task
+        pass
+    return value
+
+
+# ---- schedules, pools, retries ----------------------------------------------------------
+def schedule(expression: str) -> str | timedelta:
+    """A config schedule for Airflow: ``15m`` becomes a timedelta, anything else is cron."""
+    return parse_duration(expression) if _DURATION.match(expression) else expression
+
+
+def pool_name(platform: str) -> str:
+    """The pool every crawl of ``platform`` runs in: shared API, shared rate limit."""
+    return f"crisiswatch_{platform}"
+
+
+def pools(config: Config) -> dict[str, dict[str, Any]]:
+    """Pools the DAGs use, in ``airflow pools import`` format."""
+    result: dict[str, dict[str, Any]] = {}
+    for platform in sorted({source.platform for source in config.sources}):
+        result[pool_name(platform)] = {
+            "slots": config.airflow.pool_slots.get(platform, 1),
+            "description": f"crisiswatch: concurrent {platform} crawls (platform rate limit)",
+            "include_deferred": False,
+        }
+    result[ENRICH_POOL] = {"slots": config.airflow.enrich_slots,
+                           "description": "crisiswatch: concurrent enrichment batches (model memory)",
+                           "include_deferred": False}
+    return result
+
+
+def task_defaults(config: Config) -> dict[str, Any]:
+    """``default_args`` of every crisiswatch DAG: retries with exponential backoff and a
+    failure callback to the operations channels."""
+    return {
+        "owner": "crisiswatch",
+        "retries": config.airflow.retries,
+        "retry_delay": parse_duration(config.airflow.retry_delay),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": parse_duration(config.airflow.max_retry_delay),
+        "on_failure_callback": notify_operations,
+    }
+
+
+# ---- notifications ----------------------------------------------------------------------
+def send(config: Config, channel_names: Iterable[str], title: str, body: str, body_format: str = "text",
+         attach: Iterable[str | Path] = ()) -> dict[str, bool]:
+    """Deliver one message to named channels through Apprise; returns channel -> delivered.
+
+    A channel whose secret is missing or whose endpoint refuses is logged (without its URL)
+    and reported False; the others still receive the message.
+    """
+    import apprise
+
+    channels = {channel.name: channel for channel in config.channels}
+    attachments = [str(path) for path in attach] or None
+    outcome: dict[str, bool] = {}
+    for name in channel_names:
+        channel = channels.get(name)
+        if channel is None or not channel.enabled:
+            log.warning("channel %s is not configured or disabled; message '%s' not sent there", name, title)
+            outcome[name] = False
+            continue
+        try:
+            url = resolve_secrets(channel.url)
+        except ConfigError as exc:
+            log.error("channel %s: %s", name, exc)
+            outcome[name] = False
+            continue
+        sender = apprise.Apprise()
+        if not sender.add(url):
+            log.error("channel %s: Apprise does not understand its URL", name)
+            outcome[name] = False
+            continue
+        outcome[name] = bool(sender.notify(title=title, body=body, body_format=body_format, attach=attachments))
+        if not outcome[name]:
+            log.error("channel %s: delivery of '%s' failed", name, title)
+    return outcome
+
+
+def notify_operations(context: Mapping[str, Any]) -> None:
+    """Task failure callback: tell the operations channels which task failed for good, why,
+    and where its log is. Never raises (a broken channel must not hide the task's own error)."""
+    try:
+        ti = context["ti"]
+        config = task_config()
+        if not config.airflow.operations_channels:
+            log.warning("task %s.%s failed; no airflow.operations_channels configured", ti.dag_id, ti.task_id)
+            return
+        error = context.get("exception")
+        mapped = f" [batch {ti.map_index}]" if getattr(ti, "map_index", -1) >= 0 else ""
+        title = f"crisiswatch: {ti.dag_id}.{ti.task_id}{mapped} failed"
+        body = "\n".join([
+            f"DAG {ti.dag_id}, task {ti.task_id}{mapped}, run {ti.run_id}",
+            f"Attempt {ti.try_number} of {getattr(ti, 'max_tries', 0) + 1}: gave up.",
+            f"Error: {type(error).__name__}: {error}" if error else "Error: see the log",
+            f"Log: {_log_url(ti)}",
+        ])
+        send(config, config.airflow.operations_channels, title, body)
+    except Exception:  # noqa: BLE001 - a callback must never mask the failure it reports
+        log.exception("could not notify the operations channels")
+
+
+def _log_url(ti: Any) -> str:
+    try:
+        return str(ti.log_url)
+    except Exception:  # noqa: BLE001
+        return "(Airflow UI)"
+
+
+# ---- small helpers the DAGs share -------------------------------------------------------
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """A Param time (ISO 8601, naive = UTC) as an aware datetime; None stays None."""
+    if value in (None, ""):
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def expected_interval(source: SourceConfig) -> timedelta:
+    """How long a healthy source may go without a crawl: ``expected_interval`` or three times
+    its schedule's period."""
+    if source.expected_interval:
+        return parse_duration(source.expected_interval)
+    every = schedule(source.schedule)
+    if isinstance(every, timedelta):
+        return 3 * every
+    from croniter import croniter
+
+    runs = croniter(every, START_DATE)
+    first = runs.get_next(datetime)
+    return 3 * (runs.get_next(datetime) - first)
+
+
+def source_health(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """One row per enabled source: its last crawl, the newest post seen, and a status:
+    ``ok``, ``failing`` (the last crawls failed), ``stale`` (no crawl for longer than expected)
+    or ``never crawled``."""
+    rows = []
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        history = store.crawl_history(source.name, limit=10)
+        allowed = expected_interval(source)
+        failures = next((k for k, crawl in enumerate(history) if crawl.status != "failed"), len(history))
+        newest = max((crawl.newest_post_at for crawl in history if crawl.newest_post_at), default=None)
+        row: dict[str, Any] = {
+            "source": source.name, "platform": source.platform, "status": "ok",
+            "last_crawl_at": history[0].finished_at.isoformat() if history else None,
+            "last_items": history[0].items if history else None,
+            "failed_in_a_row": failures, "newest_post_at": newest.isoformat() if newest else None,
+            "detail": history[0].message if history else "",
+        }
+        if not history:
+            row["status"] = "never crawled"
+        elif failures:
+            row["status"] = "failing"
+        elif now - history[0].finished_at > allowed:
+            row["status"] = "stale"
+            row["detail"] = f"no crawl for {now - history[0].finished_at} (allowed: {allowed})"
+        rows.append(row)
+    return rows
+
+
+# ---- preparing an Airflow home (make airflow) ---------------------------------------------
+def _write_pools(out: Path) -> None:
+    out.write_text(json.dumps(pools(dag_config()), indent=2) + "\n", encoding="utf-8")
+    print(f"pools written to {out}")
+
+
+def _ensure_login(airflow_home: Path, user: str = "admin") -> None:
+    """Airflow's simple auth manager keeps generated passwords in this file; creating it first
+    lets ``make airflow`` print the login before the server starts."""
+    file = airflow_home / "simple_auth_manager_passwords.json.generated"
+    passwords = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+    if user not in passwords:
+        passwords[user] = secrets.token_urlsafe(12)
+        file.write_text(json.dumps(passwords) + "\n", encoding="utf-8")
+        file.chmod(0o600)
+    print(f"login: {user} / {passwords[user]}   (stored in {file})")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "pools":
+        _write_pools(Path(argv[1]))
+        return 0
+    if len(argv) == 2 and argv[0] == "login":
+        _ensure_login(Path(argv[1]))
+        return 0
+    print("usage: python -m crisiswatch.orchestration pools FILE | login AIRFLOW_HOME", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,80 @@
+"""``alerts``: evaluate the rules, update incidents, deliver notifications.
+
+Runs when enrichment updates the enriched-posts Asset and also every
+``alerting.evaluate_every``: escalation timers, auto-resolution and source-silence checks must
+keep going when no posts arrive. One run at a time, so that two evaluations never race on
+the same incident. ``deliver`` retries notifications that earlier runs could not deliver; it
+runs even when evaluation failed, and the notification log makes sure nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import (AssetOrTimeSchedule, CronTriggerTimetable, DeltaTriggerTimetable, Param, dag,
+                        get_current_context, task)
+
+from crisiswatch import orchestration as cw
+from crisiswatch.config import parse_duration
+
+_config = cw.dag_config()
+_every = cw.schedule(_config.alerting.evaluate_every)
+_timetable = (DeltaTriggerTimetable(_every) if not isinstance(_every, str)
+              else CronTriggerTimetable(_every, timezone="UTC"))
+
+
+@dag(
+    dag_id="alerts",
+    description="Detect crises, update incidents, notify and escalate",
+    schedule=AssetOrTimeSchedule(timetable=_timetable, assets=[cw.ENRICHED_POSTS]),
+    start_date=cw.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=cw.task_defaults(_config),
+    tags=["crisiswatch", "alerts"],
+    params={
+        "now": Param(None, type=["null", "string"], format="date-time",
+                     description="Evaluate as of this time (ISO 8601, UTC) instead of the clock: "
+                                 "drills and replays. Data after it is not looked at."),
+    },
+    doc_md=__doc__,
+)
+def alerts():
+    @task(retries=1, execution_timeout=parse_duration(_config.alerting.evaluate_every) * 2)
+    def evaluate() -> dict:
+        from alerts.engine import evaluate_cycle
+        from crisiswatch.store import open_store
+
+        config = cw.task_config()
+        now = cw.parse_time(get_current_context()["params"].get("now"))
+        with open_store(config) as store:
+            report = evaluate_cycle(store, config, now=now)
+        summary = _summary(report)
+        print(f"alert evaluation at {now or 'now'}: {summary}")
+        return summary
+
+    @task(trigger_rule="all_done")
+    def deliver() -> int:
+        from alerts.notify import deliver_pending
+        from crisiswatch.store import open_store
+
+        config = cw.task_config()
+        with open_store(config) as store:
+            sent = deliver_pending(store, config)
+        print(f"{sent} queued notifications delivered")
+        return sent
+
+    evaluate() >> deliver()
+
+
+def _summary(report: object) -> dict:
+    """The cycle report as JSON for XCom (the run's page in the UI shows it)."""
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json")
+    import dataclasses
+    import json
+
+    if dataclasses.is_dataclass(report):
+        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    return {"report": str(report)}
+
+
+alerts()
