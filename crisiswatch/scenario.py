@@ -43,3 +43,8 @@ class Scenario(BaseModel):
     expected_alerts: list[ExpectedAlert] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     """Config sections (watchlists, crisis_lexicon, rules ...) that suit this scenario."""
+    post_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Ground truth per post id as the scenario's author meant it: ``phase`` (background,
+    precursor, crisis, response), ``sentiment`` (negative/neutral/positive) and ``kind``
+    (ordinary, noise, other_brand, first, influencer, official, news, campaign, repost).
+    For checks and benchmarks only; never served to crawlers."""
