@@ -1,0 +1,162 @@
+"""From a spider's Post to a stored one: normalise, match watchlists, de-duplicate, store.
+
+Items pass through these in order (see ``ITEM_PIPELINES``); ``CursorUpdate`` items pass
+the first three untouched and reach ``StorePipeline``, which writes every pending post
+before it saves the cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from scrapy.exceptions import DropItem
+
+from crawlers.items import CursorUpdate
+from crawlers.normalise import canonical_url, html_to_text, looks_like_html, normalise_whitespace
+from crisiswatch.model import CrawlHealth, Post
+from crisiswatch.watchlist import WatchlistMatcher
+
+log = logging.getLogger(__name__)
+
+
+class NormalisePipeline:
+    """Plain text (HTML removed), tidy whitespace, canonical links; times are UTC by the model."""
+
+    def process_item(self, item):  # noqa: ANN001, ANN201
+        if not isinstance(item, Post):
+            return item
+        text = html_to_text(item.text) if looks_like_html(item.text) else normalise_whitespace(item.text)
+        title = item.title
+        if title is not None:
+            title = html_to_text(title) if looks_like_html(title) else normalise_whitespace(title)
+        return item.model_copy(update={"text": text, "title": title or None, "url": canonical_url(item.url)})
+
+
+class WatchlistPipeline:
+    """Tag posts with the watchlists they mention; drop the rest unless the source keeps all."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        spider = self.crawler.spider
+        self.matcher = WatchlistMatcher(spider.config.watchlists)
+        self.keep_all = spider.source_config.keep_all
+
+    def process_item(self, item):  # noqa: ANN001, ANN201
+        if not isinstance(item, Post):
+            return item
+        names = self.matcher.match(item.text, item.title)
+        if not names and not self.keep_all:
+            self.crawler.stats.inc_value("crisiswatch/unmatched")
+            raise DropItem(f"{item.id} matches no watchlist")
+        return item.model_copy(update={"watchlists": names})
+
+
+class DeduplicatePipeline:
+    """Drop a post already seen in this crawl (boundary posts, overlapping targets)."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        self.crawler = crawler
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        return cls(crawler)
+
+    def process_item(self, item):  # noqa: ANN001, ANN201
+        if not isinstance(item, Post):
+            return item
+        if item.id in self.seen:
+            self.crawler.stats.inc_value("crisiswatch/duplicates")
+            raise DropItem(f"{item.id} already collected in this crawl")
+        self.seen.add(item.id)
+        return item
+
+
+class StorePipeline:
+    """Batch writes, cursor saves after their posts, and the crawl's health record."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        self.crawler = crawler
+        self.batch_size = crawler.settings.getint("CRISISWATCH_BATCH_SIZE", 200)
+        self.pending: list[Post] = []
+        self.written = 0
+        self.write_failures = 0
+        self.newest: datetime | None = None
+        self.started_at = datetime.now(timezone.utc)
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        from crisiswatch.store import open_store
+
+        spider = self.crawler.spider
+        self.started_at = datetime.now(timezone.utc)
+        self.store = open_store(spider.config)
+
+    def process_item(self, item):  # noqa: ANN001, ANN201
+        if isinstance(item, CursorUpdate):
+            self.flush()
+            spider = self.crawler.spider
+            if self.write_failures:
+                log.warning("%s: cursor '%s' not saved: %d posts failed to store in this crawl",
+                            spider.source, item.key, self.write_failures)
+            else:
+                self.store.set_cursor(spider.source, item.value, key=item.key)
+            return item
+        self.pending.append(item)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        spider = self.crawler.spider
+        try:
+            result = self.store.upsert_posts(batch)
+        except Exception as exc:  # noqa: BLE001 - a failed batch is counted; its cursor is not saved
+            self.write_failures += len(batch)
+            spider.count_error(f"store write of {len(batch)} posts failed: {exc}")
+            return
+        self.written += result.written
+        for failure in result.failed:
+            self.write_failures += 1
+            spider.count_error(f"store refused {failure.id}: {failure.reason}")
+        failed = {f.id for f in result.failed}
+        for post in batch:
+            if post.id not in failed and (self.newest is None or post.created_at > self.newest):
+                self.newest = post.created_at
+        self.crawler.stats.set_value("crisiswatch/stored", self.written)
+
+    def close_spider(self) -> None:
+        spider = self.crawler.spider
+        try:
+            self.flush()
+            self.store.record_crawl(self.health(spider))
+        finally:
+            self.store.close()
+
+    def health(self, spider) -> CrawlHealth:  # noqa: ANN001
+        stats = self.crawler.stats
+        pages = stats.get_value("crisiswatch/pages", 0)
+        errors = stats.get_value("crisiswatch/errors", 0)
+        status = "ok" if not errors else ("failed" if pages == 0 else "partial")
+        reason = stats.get_value("finish_reason")
+        if reason and reason not in ("finished", None):
+            status = "failed" if pages == 0 else "partial"
+        message = "; ".join(spider.errors)
+        if reason not in ("finished", None):
+            message = f"finish reason: {reason}; {message}".rstrip("; ")
+        return CrawlHealth(source=spider.source, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
+                           pages=pages, items=self.written, errors=errors, newest_post_at=self.newest,
+                           status=status, message=message[:2000])

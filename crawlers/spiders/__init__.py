@@ -1,0 +1,1 @@
+"""One spider per platform; each reads its targets from the configured source."""
