@@ -1,0 +1,119 @@
+"""``crisiswatch es setup|check|templates`` and ``crisiswatch kibana import``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail
+from crisiswatch.config import Config
+
+es_app = typer.Typer(help="Elasticsearch: apply templates and the ILM policy, check the cluster.",
+                     no_args_is_help=True)
+kibana_app = typer.Typer(help="Kibana: load the crisiswatch data views, visualisations and dashboard.",
+                         no_args_is_help=True)
+
+
+def _es_store(config: Config):
+    from crisiswatch.store.elasticsearch import ElasticsearchStore
+
+    url = config.elasticsearch_url()
+    if not url:
+        raise fail("no Elasticsearch URL configured: set CRISISWATCH_ELASTICSEARCH_URL or store.elasticsearch.url")
+    return ElasticsearchStore.from_config(config, url)
+
+
+@es_app.command("setup")
+def es_setup(config_path: ConfigOption = None) -> None:
+    """Apply the ILM policy, index templates and indices; says what changed (idempotent)."""
+    from crisiswatch.store import StoreError
+
+    config = config_or_exit(config_path)
+    store = _es_store(config)
+    try:
+        changes = store.apply_schema()
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    for change in changes:
+        style = "dim" if change.action == "unchanged" else ("red" if "NOT" in change.action else "green")
+        console.print(f"[{style}]{change}[/]", highlight=False)
+    changed = sum(c.action != "unchanged" for c in changes)
+    console.print(f"{changed} change(s) applied to {store.url}" if changed else f"{store.url} is up to date")
+    if any("NOT" in c.action for c in changes):
+        raise typer.Exit(1)
+
+
+@es_app.command("check")
+def es_check(config_path: ConfigOption = None) -> None:
+    """Cluster health, client/server version compatibility, templates and policy current."""
+    from crisiswatch.store import StoreError
+
+    config = config_or_exit(config_path)
+    store = _es_store(config)
+    try:
+        results = store.check()
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    table = Table(title=f"Elasticsearch {store.url}")
+    table.add_column("check")
+    table.add_column("ok")
+    table.add_column("detail")
+    for result in results:
+        table.add_row(result.name, "[green]yes[/]" if result.ok else "[red]NO[/]", result.detail)
+    console.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@es_app.command("templates")
+def es_templates(directory: Annotated[Path, typer.Argument(help="Where to write the JSON files")]
+                 = Path("infra/elasticsearch"), config_path: ConfigOption = None) -> None:
+    """Write the index templates and ILM policy this version applies, as JSON files."""
+    from crisiswatch.store.es_schema import render_infra_files
+
+    config = config_or_exit(config_path)
+    for path in render_infra_files(directory, config.store.elasticsearch):
+        console.print(f"wrote {path}")
+
+
+@kibana_app.command("import")
+def kibana_import(
+    config_path: ConfigOption = None,
+    kibana_url: Annotated[Optional[str], typer.Option("--kibana-url", envvar="CRISISWATCH_KIBANA_URL",
+                                                      help="Default: kibana_url from the config")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Saved objects NDJSON")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace objects that already exist")] = True,
+) -> None:
+    """Load data views, saved searches, visualisations and the "Crisis overview" dashboard."""
+    from crisiswatch.kibana import SAVED_OBJECTS, KibanaError, import_saved_objects, kibana_auth_headers, saved_objects
+
+    config = config_or_exit(config_path)
+    url = kibana_url or config.kibana_url
+    if not url:
+        raise fail("no Kibana URL: pass --kibana-url, set CRISISWATCH_KIBANA_URL or kibana_url in the config")
+    path = file or SAVED_OBJECTS
+    if not path.exists():
+        raise fail(f"saved objects file not found: {path}")
+    ndjson = saved_objects(config.store.elasticsearch.index_prefix, path)
+    try:
+        report = import_saved_objects(url, ndjson, kibana_auth_headers(dict(os.environ)), overwrite=overwrite)
+    except KibanaError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"imported {report.success_count} saved object(s) into {url}")
+    for error in report.errors:
+        console.print(f"[red]failed:[/] {error}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(es_app, name="es")
+    app.add_typer(kibana_app, name="kibana")
