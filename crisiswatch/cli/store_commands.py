@@ -1,5 +1,196 @@
-"""Store commands (ingest, search, stats, export); filled in by the foundation work."""
+"""``crisiswatch ingest | search | stats | export``: the store from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crisiswatch.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
+from crisiswatch.config import parse_duration
+from crisiswatch.model import as_utc
+from crisiswatch.store.base import PostFilter
+
+STATS_FIELDS = ("source", "language", "sentiment", "watchlist", "emotion", "category")
+MAX_ERRORS_SHOWN = 20
 
 
-def register(app) -> None:  # noqa: ANN001
-    return None
+def parse_when(value: str, now: datetime | None = None) -> datetime:
+    """``24h`` / ``7d`` (that long ago) or an ISO date/time (naive = UTC)."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is neither a duration like 24h or 7d nor an ISO date/time "
+                                 "like 2026-03-01T08:00") from None
+
+
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="Only posts created since: 24h, 7d, or an ISO time")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Only posts created before: a duration ago or ISO time")]
+WatchlistOption = Annotated[Optional[list[str]], typer.Option("--watchlist", "-w", help="Only these watchlists (repeat)")]
+SourceOption = Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only these sources (repeat)")]
+SentimentOption = Annotated[Optional[list[str]], typer.Option("--sentiment", help="negative, neutral or positive (repeat)")]
+
+
+def build_filter(text: str | None = None, since: str | None = None, until: str | None = None,
+                 watchlists: list[str] | None = None, sources: list[str] | None = None,
+                 sentiments: list[str] | None = None) -> PostFilter:
+    return PostFilter(text=text or None, since=parse_when(since) if since else None,
+                      until=parse_when(until) if until else None,
+                      watchlists=tuple(watchlists) if watchlists else None,
+                      sources=tuple(sources) if sources else None,
+                      sentiments=tuple(sentiments) if sentiments else None)
+
+
+def _progress(*columns: object) -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), *columns,
+                    TimeElapsedColumn(), console=err_console, transient=True)
+
+
+def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post per line")],
+           source: Annotated[Optional[str], typer.Option(
+               "--source", help="Source name for records that do not name one")] = None,
+           match: Annotated[bool, typer.Option(
+               "--match/--no-match", help="Assign configured watchlists to posts that have none")] = True,
+           config: ConfigOption = None) -> None:
+    """Import posts from FILE (crisiswatch exports or other tools' JSON Lines).
+
+    Bad lines are reported as FILE:LINE: reason and skipped; every valid line is imported.
+    Exits 1 when some lines were skipped.
+    """
+    from crisiswatch.ingest import ingest_jsonl
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file", code=2)
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store, _progress(DownloadColumn()) as progress:
+        task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
+        summary = ingest_jsonl(store, file, config=cfg if match else None, default_source=source,
+                               progress=lambda done: progress.update(task, completed=done))
+    for error in summary.errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(f"{file}:{error.line}: {error.reason}", highlight=False, markup=False, soft_wrap=True)
+    if len(summary.errors) > MAX_ERRORS_SHOWN:
+        err_console.print(f"... and {len(summary.errors) - MAX_ERRORS_SHOWN} more problems", highlight=False)
+    for item in summary.failed[:MAX_ERRORS_SHOWN]:
+        err_console.print(f"{file}: post {item.id} not stored: {item.reason}", highlight=False, markup=False,
+                          soft_wrap=True)
+    parts = [f"{summary.lines} lines", f"{summary.imported} posts imported", f"{summary.skipped} skipped"]
+    if summary.enrichments:
+        parts.append(f"{summary.enrichments} enrichments restored")
+    if summary.matched:
+        parts.append(f"{summary.matched} posts matched to watchlists")
+    if summary.failed:
+        parts.append(f"{len(summary.failed)} refused by the store")
+    console.print(f"{file}: " + ", ".join(parts), highlight=False, soft_wrap=True)
+    if summary.skipped or summary.failed:
+        raise typer.Exit(1)
+
+
+def search(query: Annotated[str, typer.Argument(help='Terms (all must occur), "phrases", OR between alternatives')],
+           since: SinceOption = None, until: UntilOption = None, watchlist: WatchlistOption = None,
+           source: SourceOption = None, sentiment: SentimentOption = None,
+           limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Posts to show")] = 20,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines (post + enrichment)")] = False,
+           config: ConfigOption = None) -> None:
+    """Full-text search, newest first (Chinese works with words of any length)."""
+    from crisiswatch.export import jsonl_line, with_enrichments
+
+    flt = build_filter(query, since, until, watchlist, source, sentiment)
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        total = store.count_posts(flt)
+        rows = list(with_enrichments(store, iter(store.search(flt, limit=limit))))
+    if as_json:
+        for post, enrichment in rows:
+            sys.stdout.write(jsonl_line(post, enrichment) + "\n")
+        return
+    console.print(f"[bold]{len(rows)} of {total} matching posts[/], newest first", highlight=False)
+    for post, enrichment in rows:
+        facts = [f"{post.created_at:%Y-%m-%d %H:%M} UTC", post.source, post.id]
+        if post.author.handle or post.author.name:
+            facts.append(f"@{post.author.handle}" if post.author.handle else str(post.author.name))
+        if post.author.followers is not None:
+            facts.append(f"{post.author.followers} followers")
+        facts.append(f"{post.engagement.total} interactions")
+        if enrichment is not None and enrichment.sentiment is not None:
+            facts.append(enrichment.sentiment.value)
+        text = " ".join(filter(None, [post.title, post.text]))
+        console.print("")
+        console.print(" · ".join(facts), style="dim", highlight=False, markup=False)
+        console.print(text[:400] + ("…" if len(text) > 400 else ""), highlight=False, markup=False)
+
+
+def stats(since: SinceOption = None, until: UntilOption = None, watchlist: WatchlistOption = None,
+          source: SourceOption = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON")] = False,
+          config: ConfigOption = None) -> None:
+    """Post counts by source, language, sentiment, watchlist, emotion and category."""
+    flt = build_filter(None, since, until, watchlist, source)
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        total = store.count_posts(flt)
+        counts = {name: store.count_by_field(name, flt) for name in STATS_FIELDS}
+        latest = store.crawl_history(limit=1)
+    if as_json:
+        print(json.dumps({"total": total, **{k: {t.term: t.count for t in v} for k, v in counts.items()}},
+                         ensure_ascii=False))
+        return
+    unenriched = next((t.count for t in counts["sentiment"] if t.term == "none"), 0)
+    console.print(f"[bold]{total}[/] posts, {total - unenriched} enriched, {unenriched} waiting for enrichment"
+                  + (f"; last crawl: {latest[0].source} at {latest[0].finished_at:%Y-%m-%d %H:%M} UTC ({latest[0].status})"
+                     if latest else ""), highlight=False, soft_wrap=True)
+    for name, rows in counts.items():
+        if not rows:
+            continue
+        table = Table(title=f"by {name}", title_justify="left")
+        table.add_column(name)
+        table.add_column("posts", justify="right")
+        table.add_column("share", justify="right")
+        for row in rows:
+            table.add_row(row.term, str(row.count), f"{row.count / total:.1%}" if total else "-")
+        console.print(table)
+
+
+def export(fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (lossless, re-importable) or csv")] = "jsonl",
+           output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout)")] = None,
+           query: Annotated[Optional[str], typer.Option("--query", "-q", help="Only posts matching this text query")] = None,
+           since: SinceOption = None, until: UntilOption = None, watchlist: WatchlistOption = None,
+           source: SourceOption = None, sentiment: SentimentOption = None, config: ConfigOption = None) -> None:
+    """Export posts with their enrichments, oldest first."""
+    from crisiswatch.export import export_posts
+
+    if fmt not in ("jsonl", "csv"):
+        raise fail(f"unknown format '{fmt}': use jsonl or csv", code=2)
+    flt = build_filter(query, since, until, watchlist, source, sentiment)
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        total = store.count_posts(flt)
+        if output is None:
+            count = export_posts(store, sys.stdout, fmt, flt)  # type: ignore[arg-type]
+        else:
+            try:
+                handle = open(output, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise fail(f"{output}: cannot write: {exc.strerror}", code=2) from None
+            with handle, _progress(MofNCompleteColumn()) as progress:
+                task = progress.add_task(f"Exporting to {output.name}", total=total)
+                count = export_posts(store, handle, fmt, flt, progress=lambda n: progress.update(task, completed=n))
+    if output is not None:
+        console.print(f"{output}: {count} posts written ({fmt})", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.command("search")(search)
+    app.command("stats")(stats)
+    app.command("export")(export)
