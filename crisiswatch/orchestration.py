@@ -237,11 +237,14 @@ def _log_url(ti: Any) -> str:
 
 # ---- small helpers the DAGs share -------------------------------------------------------
 def parse_time(value: str | datetime | None) -> datetime | None:
-    """A Param time (ISO 8601, naive = UTC) as an aware datetime; None stays None."""
+    """A Param time (ISO 8601, naive = UTC) or an Airflow context time as a plain aware UTC
+    datetime (Airflow hands out pendulum subclasses whose arithmetic differs); None stays None."""
     if value in (None, ""):
         return None
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                    moment.microsecond, tzinfo=timezone.utc)
 
 
 def expected_interval(source: SourceConfig) -> timedelta:

@@ -37,7 +37,7 @@ def maintenance():
 
         context = get_current_context()
         config = cw.task_config()
-        cutoff = context["data_interval_end"] - parse_duration(config.store.retention)
+        cutoff = cw.parse_time(context["data_interval_end"]) - parse_duration(config.store.retention)
         expired = PostFilter(until=cutoff)
         with open_store(config) as store:
             if context["params"].get("dry_run"):
@@ -51,13 +51,13 @@ def maintenance():
     @task
     def refresh_topics() -> dict:
         """Refit the topic model on recent posts so new stories get their own topics."""
-        import nlp.topics
-        from crisiswatch.store import open_store
-
         config = cw.task_config()
         if not config.models.topics:
             print("topics are switched off (models.topics: false)")
             return {}
+        import nlp.topics
+        from crisiswatch.store import open_store
+
         with open_store(config) as store:
             result = nlp.topics.refresh(store, config)
         print(f"topic model refreshed: {result}")
@@ -70,7 +70,7 @@ def maintenance():
         context = get_current_context()
         config = cw.task_config()
         with open_store(config) as store:
-            rows = cw.source_health(store, config, context["data_interval_end"])
+            rows = cw.source_health(store, config, cw.parse_time(context["data_interval_end"]))
         lines = [f"{row['source']:<24} {row['status']:<14} last crawl {row['last_crawl_at'] or '-'}, "
                  f"newest post {row['newest_post_at'] or '-'} {row['detail']}" for row in rows]
         print("\n".join(["source health:", *lines]) if lines else "no sources configured")
