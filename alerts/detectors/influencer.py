@@ -1,0 +1,53 @@
+"""influencer: one negative post that can reach many people, or is spreading fast."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, post_snapshot
+from alerts.detectors.volume import scope_name
+from alerts.severity import rule_level
+
+MIN_AGE = timedelta(minutes=5)
+"""Engagement velocity is per hour since posting, at least over five minutes (a post
+collected seconds after publication would otherwise look infinitely fast)."""
+
+
+def influencer(ctx: RuleContext) -> list[Evaluation]:
+    """Score = the strongest of reach / min_followers and velocity / velocity_per_hour."""
+    params, end, start = ctx.params, ctx.bucket_end, ctx.window_start
+    if ctx.data_start is None:
+        return [idle(ctx, title="no posts in the store yet", unit="× threshold")]
+    base = ctx.base_filter(since=start, until=end)
+    if params.negative_only and base.sentiments is None:
+        base = base.narrow(sentiments=("negative",))
+    candidates = {p.id: p for p in ctx.store.top_posts(base.narrow(min_followers=params.min_followers),
+                                                       order="reach", limit=5)}
+    for post in ctx.store.top_posts(base, order="engagement", limit=20):
+        candidates.setdefault(post.id, post)
+    best, best_score, best_reason = None, 0.0, ""
+    for post in candidates.values():
+        age_h = max(post.collected_at - post.created_at, MIN_AGE).total_seconds() / 3600
+        velocity = post.engagement.total / age_h
+        reach_score = post.reach / params.min_followers
+        velocity_score = velocity / params.velocity_per_hour
+        score = max(reach_score, velocity_score)
+        if score > best_score:
+            best, best_score = post, score
+            best_reason = (f"{post.reach:,} followers" if reach_score >= velocity_score
+                           else f"{velocity:,.0f} interactions per hour")
+    if best is None:
+        return [idle(ctx, unit="× threshold", title="no negative post in the window")]
+    level = rule_level(best_score, ctx.thresholds)
+    who = best.author.handle or best.author.name or "an author"
+    evaluation = ctx.evaluation(
+        observed=round(best_score, 2), baseline=1.0, spread=None, score=best_score, level=level,
+        unit="× threshold", window_start=start, filter=base,
+        title=f"negative post on {scope_name(ctx)} by {who} on {best.source} with {best_reason}")
+    if evaluation.fired:
+        evaluation.evidence = collect_evidence(ctx.store, base)
+        evaluation.evidence["top_posts"] = [post_snapshot(best)] + [
+            p for p in evaluation.evidence["top_posts"] if p["id"] != best.id][:4]
+        evaluation.evidence["influencer"] = {"post": best.id, "followers": best.reach,
+                                             "engagement": best.engagement.total}
+    return [evaluation]

@@ -1,0 +1,163 @@
+"""keyword_burst and cross_platform: crisis terms in negative posts, and their spread."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+import numpy as np
+
+from crisiswatch.config import parse_duration
+from crisiswatch.store.base import PostFilter, parse_text_query
+
+from alerts.baseline import anscombe, seasonal_deviation
+from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start
+from alerts.detectors.volume import describe_span, scope_name
+from alerts.severity import rule_level
+
+MAX_TERM_BREAKDOWN = 30
+
+
+@functools.cache
+def _converters():  # noqa: ANN202
+    from opencc import OpenCC
+
+    return OpenCC("s2t"), OpenCC("t2s")
+
+
+def term_variants(term: str) -> list[str]:
+    """The term as written plus its Traditional and Simplified Chinese forms (起訴 / 起诉)."""
+    term = term.replace('"', "").strip()
+    if not term:
+        return []
+    s2t, t2s = _converters()
+    return list(dict.fromkeys([term, s2t.convert(term), t2s.convert(term)]))
+
+
+def lexicon(ctx: RuleContext) -> list[str]:
+    """The crisis lexicon for this rule: the config's plus the rule's own terms, deduplicated."""
+    return list(dict.fromkeys(t.strip() for t in [*ctx.config.crisis_lexicon, *ctx.params.terms] if t.strip()))
+
+
+def any_of(terms: list[str], within: str | None = None) -> str:
+    """A ``PostFilter.text`` query matching any variant of any term (and, if given, ``within``)."""
+    variants = [v for term in terms for v in term_variants(term)]
+    base = parse_text_query(within) if within else [[]]
+    alternatives = [[*alt, v] for alt in base for v in variants]
+    return " OR ".join(" ".join(f'"{t}"' for t in alt) for alt in alternatives)
+
+
+def _negative(ctx: RuleContext, flt: PostFilter) -> PostFilter:
+    if ctx.params.negative_only and flt.sentiments is None:
+        return flt.narrow(sentiments=("negative",))
+    return flt
+
+
+def keyword_burst(ctx: RuleContext) -> list[Evaluation]:
+    """Posts with crisis-lexicon terms (negative ones by default) in the window, against normal."""
+    terms = lexicon(ctx)
+    if not terms:
+        return [idle(ctx, title="no crisis lexicon configured")]
+    bucket, end = ctx.bucket, ctx.bucket_end
+    span = int(round((end - ctx.window_start) / bucket))
+    start = series_start(ctx, end)
+    if start is None:
+        return [idle(ctx, title="no posts in the store yet")]
+    base = _negative(ctx, ctx.base_filter())
+    flt = base.narrow(text=any_of(terms, base.text))
+    start = min(start, end - span * bucket)
+    counts = ctx.cache.counts(flt, start, end, bucket, parse_duration(ctx.params.settle))
+    history_len = len(counts) - span
+    observed = float(counts[history_len:].sum())
+    if history_len * bucket >= max(parse_duration(ctx.params.min_history), bucket):
+        deviation = seasonal_deviation(counts[:history_len], start, bucket, counts[history_len:], [span])[0]
+        expected, spread, z = deviation.expected, deviation.spread, deviation.z
+    else:  # no history yet: crisis terms are normally absent, so compare with zero
+        expected, spread = 0.0, float(np.sqrt(0.375))
+        z = float(anscombe(observed) - anscombe(0.0))
+    fires = observed >= ctx.rule.min_count and observed > expected
+    level = rule_level(z, ctx.thresholds) if fires else None
+    window = flt.narrow(since=end - span * bucket, until=end)
+    evaluation = ctx.evaluation(observed=observed, baseline=expected, spread=spread, score=z, level=level,
+                                window_start=end - span * bucket, filter=window,
+                                title=(f"{observed:g} {'negative ' if base.sentiments == ('negative',) else ''}"
+                                       f"posts on {scope_name(ctx)} use crisis terms in the last "
+                                       f"{describe_span(span * bucket)}, against a usual {expected:.1f}"))
+    if evaluation.fired:
+        evaluation.evidence = collect_evidence(ctx.store, window)
+        matched = []
+        for term in terms[:MAX_TERM_BREAKDOWN]:
+            n = ctx.store.count_posts(base.narrow(since=end - span * bucket, until=end, text=any_of([term], base.text)))
+            if n:
+                matched.append([term, n])
+        matched.sort(key=lambda item: -item[1])
+        evaluation.evidence["crisis_terms"] = matched
+        if matched:
+            evaluation.title += " (" + ", ".join(t for t, _ in matched[:4]) + ")"
+        shown = min(len(counts), 192)
+        starts = [start + (len(counts) - shown + k) * bucket for k in range(shown)]
+        evaluation.series = list(zip(starts, counts[-shown:].tolist()))
+    return [evaluation]
+
+
+def _sources_with(ctx: RuleContext, flt: PostFilter) -> dict[str, int]:
+    return {t.term: t.count for t in ctx.store.count_by_field("source", flt, limit=200)
+            if t.count >= ctx.params.min_per_source and t.term != "none"}
+
+
+def cross_platform(ctx: RuleContext) -> list[Evaluation]:
+    """The same crisis keyword or topic on at least ``min_sources`` sources within the window.
+
+    Baseline: how many sources carried that keyword or topic in the same window a day
+    earlier; the rule fires only when the spread is wider now (a story spreading, not a
+    keyword that is always everywhere).
+    """
+    end, window_start = ctx.bucket_end, ctx.window_start
+    if ctx.data_start is None:
+        return [idle(ctx, title="no posts in the store yet", unit="sources")]
+    base = _negative(ctx, ctx.base_filter())
+    window = base.narrow(since=window_start, until=end)
+    overall = _sources_with(ctx, window)
+    if len(overall) < ctx.params.min_sources:
+        return [idle(ctx, observed=len(overall), unit="sources", title="too few sources in the window")]
+    candidates: list[tuple[str, str, PostFilter]] = []
+    for term in lexicon(ctx)[:MAX_TERM_BREAKDOWN]:
+        candidates.append((f"term:{term}", f"'{term}'", base.narrow(text=any_of([term], base.text))))
+    if ctx.params.topics:
+        for topic in ctx.store.count_by_field("topic_id", window, limit=10):
+            if topic.term not in ("none", "-1") and topic.count >= ctx.params.min_per_source * ctx.params.min_sources:
+                candidates.append((f"topic:{topic.term}", f"topic {topic.term}",
+                                   base.narrow(topic_ids=(int(topic.term),))))
+    best = None
+    for key, label, flt in candidates:
+        sources = _sources_with(ctx, flt.narrow(since=window_start, until=end))
+        rank = (len(sources), sum(sources.values()))
+        if best is None or rank > best[0]:
+            best = (rank, key, label, flt, sources)
+    if best is None:
+        return [idle(ctx, unit="sources", title="no crisis keyword or topic to follow")]
+    (count, total), key, label, flt, sources = best
+    day = timedelta(days=1)
+    before = _sources_with(ctx, flt.narrow(since=window_start - day, until=end - day))
+    fires = count >= ctx.params.min_sources and count > len(before) and total >= ctx.rule.min_count
+    level = rule_level(count, ctx.thresholds) if fires else None
+    if key.startswith("topic:") and fires:
+        keywords = _topic_keywords(ctx, flt.narrow(since=window_start, until=end))
+        label = f"topic '{', '.join(keywords[:4])}'" if keywords else label
+    evaluation = ctx.evaluation(
+        observed=count, baseline=len(before), spread=None, score=count, level=level, unit="sources",
+        group_key=key if fires else "", window_start=window_start, filter=flt.narrow(since=window_start, until=end),
+        title=(f"{label} spread to {count} sources ({', '.join(sorted(sources))}) on {scope_name(ctx)} in the "
+               f"last {describe_span(end - window_start)}, against {len(before)} a day earlier"))
+    if evaluation.fired:
+        evaluation.evidence = collect_evidence(ctx.store, evaluation.filter)
+        evaluation.evidence["sources"] = sources
+    return [evaluation]
+
+
+def _topic_keywords(ctx: RuleContext, flt: PostFilter) -> list[str]:
+    posts = ctx.store.top_posts(flt, order="engagement", limit=1)
+    if not posts:
+        return []
+    enrichment = ctx.store.get_enrichments([posts[0].id]).get(posts[0].id)
+    return list(enrichment.topic_keywords) if enrichment else []

@@ -1,0 +1,63 @@
+"""emerging_topic: a negative topic cluster that is new, or growing much faster than usual."""
+
+from __future__ import annotations
+
+import math
+
+from crisiswatch.config import parse_duration
+
+from alerts.baseline import anscombe
+from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start
+from alerts.detectors.keywords import _topic_keywords
+from alerts.detectors.volume import describe_span, scope_name
+from alerts.severity import rule_level
+
+
+def emerging_topic(ctx: RuleContext) -> list[Evaluation]:
+    """Topics of (negative) posts in the window against their rate over the baseline period.
+
+    The expected count of a topic is its baseline-period count scaled to the window length;
+    a topic never seen before has an expectation of zero. Score: the Anscombe z-score of the
+    window count (Poisson noise ~ 1); a known topic must also exceed ``growth`` x expected.
+    """
+    params, end, window_start = ctx.params, ctx.bucket_end, ctx.window_start
+    start = series_start(ctx, window_start)
+    if start is None:
+        return [idle(ctx, title="no posts in the store yet")]
+    base = ctx.base_filter()
+    if params.negative_only and base.sentiments is None:
+        base = base.narrow(sentiments=("negative",))
+    now = {t.term: t.count for t in ctx.store.count_by_field("topic_id", base.narrow(since=window_start, until=end),
+                                                               limit=20) if t.term not in ("none", "-1")}
+    if not now:
+        return [idle(ctx, title="no topic in the window")]
+    has_history = window_start - start >= max(parse_duration(params.min_history), ctx.bucket)
+    past = {}
+    if has_history and start < window_start:
+        past = {t.term: t.count for t in ctx.store.count_by_field("topic_id", base.narrow(since=start, until=window_start),
+                                                                    limit=1000)}
+    scale = (end - window_start) / (window_start - start) if has_history and window_start > start else 0.0
+    best = None
+    for topic, count in now.items():
+        expected = past.get(topic, 0) * scale
+        z = float(anscombe(count) - anscombe(expected))
+        grows = count >= params.growth * expected if expected > 0 else True
+        eligible = count >= ctx.rule.min_count and grows and has_history
+        if best is None or (eligible, z) > (best[0], best[1]):
+            best = (eligible, z, topic, count, expected)
+    eligible, z, topic, count, expected = best
+    level = rule_level(z, ctx.thresholds) if eligible else None
+    window = base.narrow(since=window_start, until=end, topic_ids=(int(topic),))
+    keywords = _topic_keywords(ctx, window) if level is not None else []
+    label = ", ".join(keywords[:5]) or f"topic {topic}"
+    status = "new" if expected == 0 else f"{count / expected:.1f}x its usual rate" if expected else ""
+    evaluation = ctx.evaluation(
+        observed=count, baseline=round(expected, 2), spread=round(math.sqrt(expected + 0.375), 2), score=z,
+        level=level, group_key=f"topic:{topic}" if level is not None else "", window_start=window_start,
+        filter=window,
+        title=(f"{'new ' if expected == 0 else ''}negative topic '{label}' on {scope_name(ctx)}: {count} posts in "
+               f"the last {describe_span(end - window_start)} ({status})"))
+    if evaluation.fired:
+        evaluation.evidence = collect_evidence(ctx.store, window)
+        evaluation.evidence["topic"] = {"id": int(topic), "keywords": keywords}
+    return [evaluation]

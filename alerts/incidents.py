@@ -1,0 +1,280 @@
+"""Incident lifecycle: open -> acknowledged -> resolved, grouping, levels, calm, escalation.
+
+An evaluation that fires has a fingerprint ``rule|watchlist|group key``. It updates the
+active incident with that fingerprint; failing that, the active incident of the same
+watchlist (related alerts - a volume spike and a keyword burst about the same brand -
+become one incident, the other fingerprints listed in ``related``); failing that, it opens
+a new incident, or reopens one that calm resolved less than ``renotify_every`` ago (so a
+flapping rule does not open a new incident each time).
+
+Every cycle recomputes the composite score from the rules firing *now*, so the level goes
+down as well as up. An incident whose rules were evaluated in a new bucket without firing
+counts a calm bucket; after ``alerting.auto_resolve_after_calm`` of them it is resolved
+with a "back to normal" notice. While a source_silence incident is active, calm is not
+counted: missing data is not quiet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crisiswatch.config import Config, parse_duration
+from crisiswatch.model import Incident, IncidentState, Level
+from crisiswatch.store.base import Store
+
+from alerts import routing, severity
+from alerts.detectors import Evaluation
+from alerts.silences import Silence
+
+ACTIVE = (IncidentState.open.value, IncidentState.acknowledged.value)
+
+
+class IncidentError(ValueError):
+    """An action on an incident that its state does not allow (e.g. acknowledging a resolved one)."""
+
+
+class IncidentBook:
+    """Where incidents live: the store for live cycles, memory for backtests."""
+
+    def __init__(self, store: Store | None = None):
+        self.store = store
+        self._memory: dict[str, Incident] = {}
+
+    def active(self) -> list[Incident]:
+        if self.store is not None:
+            return self.store.list_incidents(states=ACTIVE, limit=10_000)
+        return sorted((i for i in self._memory.values() if i.state.value in ACTIVE),
+                      key=lambda i: i.updated_at, reverse=True)
+
+    def find(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
+        if self.store is not None:
+            return self.store.find_incident(fingerprint, include_resolved=include_resolved)
+        found = [i for i in self._memory.values() if i.fingerprint == fingerprint
+                 and (include_resolved or i.state.value in ACTIVE)]
+        return max(found, key=lambda i: i.opened_at) if found else None
+
+    def save(self, incident: Incident) -> None:
+        if self.store is not None:
+            self.store.save_incident(incident)
+        else:
+            self._memory[incident.id] = incident.model_copy(deep=True)
+
+    def all(self) -> list[Incident]:
+        return list(self._memory.values())
+
+
+@dataclass
+class Change:
+    incident: Incident
+    events: list[int] = field(default_factory=list)
+    """Indexes of the events added this cycle."""
+    evaluation: Evaluation | None = None
+    """The strongest evaluation firing for it this cycle (its series makes the chart)."""
+
+    def describe(self) -> str:
+        kinds = ", ".join(self.incident.events[i].kind for i in self.events) or "updated"
+        return f"{self.incident.id} [{self.incident.level.value}] {kinds}: {self.incident.title}"
+
+
+def incident_id(fingerprint: str, opened_at: datetime) -> str:
+    return hashlib.sha1(f"{fingerprint}|{opened_at.isoformat()}".encode()).hexdigest()[:10]
+
+
+def _signal(ev: Evaluation, thresholds: dict[Level, float]) -> dict:
+    return {"rule": ev.rule, "detector": ev.detector, "family": ev.family, "watchlist": ev.watchlist,
+            "score": round(ev.score, 3), "normalized": round(ev.normalized_score(thresholds), 1),
+            "level": ev.level.value if ev.level else None, "observed": ev.observed, "baseline": ev.baseline,
+            "spread": ev.spread, "unit": ev.unit, "title": ev.title, "at": ev.bucket_end.isoformat()}
+
+
+def _pairs(incident: Incident) -> set[tuple[str, str | None]]:
+    return {(rule, watchlist) for rule, watchlist in incident.evidence.get("rules", [])}
+
+
+def _last_announced(incident: Incident) -> datetime:
+    times = [e.at for e in incident.events if e.kind in routing.ANNOUNCING_KINDS]
+    return max(times) if times else incident.opened_at
+
+
+class Lifecycle:
+    """Applies one cycle's evaluations (and people's actions) to incidents and queues notices."""
+
+    def __init__(self, book: IncidentBook, config: Config, silences: list[Silence], notify: bool = True):
+        self.book, self.config, self.silences, self.notify = book, config, silences, notify
+        self.thresholds = {r.name: r.level_thresholds() for r in config.rules}
+
+    def _event(self, incident: Incident, kind: str, message: str, at: datetime, actor: str = "system",
+               **data: object) -> int:
+        index = routing.add_event(incident, kind, message, at, actor, **data)
+        if self.notify:
+            routing.queue(self.config, incident, index, self.silences, at)
+        return index
+
+    # ---- one detection cycle ---------------------------------------------------------
+    def apply(self, evaluations: list[Evaluation], now: datetime) -> list[Change]:
+        active = self.book.active()
+        by_fingerprint: dict[str, Incident] = {}
+        by_watchlist: dict[str, Incident] = {}
+        for incident in reversed(active):  # most recently updated wins
+            by_fingerprint[incident.fingerprint] = incident
+            for fp in incident.related:
+                by_fingerprint[fp] = incident
+            if incident.watchlist:
+                by_watchlist[incident.watchlist] = incident
+        changes: dict[str, Change] = {}
+        firing: dict[str, list[Evaluation]] = {}
+        for ev in (e for e in evaluations if e.fired):
+            incident = by_fingerprint.get(ev.fingerprint) or (by_watchlist.get(ev.watchlist) if ev.watchlist else None)
+            if incident is None:
+                incident = self._reopen_or_open(ev, now, changes)
+                by_fingerprint[ev.fingerprint] = incident
+                if incident.watchlist:
+                    by_watchlist[incident.watchlist] = incident
+            change = changes.setdefault(incident.id, Change(incident))
+            if ev.fingerprint != incident.fingerprint and ev.fingerprint not in incident.related:
+                incident.related.append(ev.fingerprint)
+                if incident.events:
+                    change.events.append(routing.add_event(
+                        incident, "grouped", f"related alert joined: {ev.title}", now, rule=ev.rule,
+                        fingerprint=ev.fingerprint))
+            firing.setdefault(incident.id, []).append(ev)
+        for incident_id_, evs in firing.items():
+            self._update_firing(changes[incident_id_], evs, now)
+        self._count_calm(active, firing, evaluations, now, changes)
+        return list(changes.values())
+
+    def _reopen_or_open(self, ev: Evaluation, now: datetime, changes: dict[str, Change]) -> Incident:
+        previous = self.book.find(ev.fingerprint, include_resolved=True)
+        window = parse_duration(self.config.alerting.renotify_every)
+        if (previous is not None and previous.state == IncidentState.resolved and previous.resolved_at
+                and now - previous.resolved_at < window and previous.events
+                and previous.events[-1].kind == "resolved" and previous.events[-1].actor == "system"):
+            previous.state, previous.resolved_at, previous.calm_buckets = IncidentState.open, None, 0
+            change = changes.setdefault(previous.id, Change(previous))
+            change.events.append(self._event(previous, "reopened", f"fired again: {ev.title}", now,
+                                             level=ev.level.value))
+            return previous
+        return Incident(id=incident_id(ev.fingerprint, now), fingerprint=ev.fingerprint, rule=ev.rule,
+                        watchlist=ev.watchlist, title=ev.title, level=ev.level, peak_level=ev.level,
+                        opened_at=now, updated_at=now)
+
+    def _update_firing(self, change: Change, evs: list[Evaluation], now: datetime) -> None:
+        incident = change.incident
+        signals = {ev.fingerprint: _signal(ev, self.thresholds.get(ev.rule, {})) for ev in evs}
+        score = severity.composite([(s["family"], s["normalized"]) for s in signals.values()])
+        strongest = max(evs, key=lambda ev: signals[ev.fingerprint]["normalized"])
+        change.evaluation = strongest
+        level = severity.level_of(score) or strongest.level
+        bucket_end = max(ev.bucket_end for ev in evs)
+        new_bucket = incident.last_evaluated_at is None or bucket_end > incident.last_evaluated_at
+        pairs = sorted(_pairs(incident) | {(ev.rule, ev.watchlist) for ev in evs}, key=str)
+        incident.evidence = {
+            **strongest.evidence, "rule": strongest.rule, "detector": strongest.detector,
+            "observed": strongest.observed, "baseline": strongest.baseline, "spread": strongest.spread,
+            "score": round(strongest.score, 3), "unit": strongest.unit,
+            "window": [strongest.window_start.isoformat() if strongest.window_start else None,
+                       strongest.bucket_end.isoformat()],
+            "filter": strongest.filter.model_dump(mode="json", exclude_none=True) if strongest.filter else None,
+            "signals": signals, "rules": [list(p) for p in pairs], "chart": incident.evidence.get("chart")}
+        old_level = incident.level
+        incident.title = strongest.title
+        incident.score = round(score, 1)
+        incident.level = level
+        if level.rank > incident.peak_level.rank:
+            incident.peak_level = level
+        incident.last_fired_at = now
+        incident.calm_buckets = 0
+        incident.last_evaluated_at = max(bucket_end, incident.last_evaluated_at or bucket_end)
+        data = {"level": level.value, "score": incident.score, "observed": strongest.observed,
+                "baseline": strongest.baseline, "rules": sorted({ev.rule for ev in evs})}
+        if not incident.events:
+            change.events.append(self._event(incident, "fired", incident.title, now, **data))
+        elif level != old_level:
+            direction = "up" if level.rank > old_level.rank else "down"
+            change.events.append(self._event(
+                incident, "level_changed", f"level {old_level.value} -> {level.value}: {incident.title}", now,
+                old=old_level.value, new=level.value, direction=direction, **{k: v for k, v in data.items()
+                                                                               if k != "level"}))
+        elif (new_bucket and incident.state == IncidentState.open
+              and now - _last_announced(incident) >= parse_duration(self.config.alerting.renotify_every)):
+            change.events.append(self._event(incident, "reminder", f"still ongoing: {incident.title}", now, **data))
+        incident.updated_at = now
+
+    def _count_calm(self, active: list[Incident], firing: dict[str, list[Evaluation]],
+                    evaluations: list[Evaluation], now: datetime, changes: dict[str, Change]) -> None:
+        latest: dict[tuple[str, str | None], datetime] = {}
+        for ev in evaluations:
+            key = (ev.rule, ev.watchlist)
+            latest[key] = max(latest.get(key, ev.bucket_end), ev.bucket_end)
+        silence_detectors = {r.name for r in self.config.rules if r.detector == "source_silence"}
+        data_gap = any(i.rule in silence_detectors for i in active) or any(
+            ev.rule in silence_detectors and ev.fired for ev in evaluations)
+        for incident in active:
+            if incident.id in firing:
+                continue
+            seen = [latest[p] for p in _pairs(incident) if p in latest]
+            if not seen:
+                continue
+            bucket_end = max(seen)
+            if incident.last_evaluated_at is not None and bucket_end <= incident.last_evaluated_at:
+                continue
+            incident.last_evaluated_at = bucket_end
+            change = changes.setdefault(incident.id, Change(incident))
+            if data_gap and incident.rule not in silence_detectors:
+                continue  # a collection gap is not calm
+            incident.calm_buckets += 1
+            incident.updated_at = max(incident.updated_at, now)
+            needed = self.config.alerting.auto_resolve_after_calm
+            if incident.calm_buckets >= needed:
+                incident.state = IncidentState.resolved
+                incident.resolved_at = now
+                change.events.append(self._event(
+                    incident, "resolved", f"back to normal: no rule fired for {incident.calm_buckets} buckets",
+                    now, auto=True, level=incident.level.value))
+
+    # ---- escalation -----------------------------------------------------------------
+    def escalate(self, now: datetime, incidents: Iterable[Incident] | None = None) -> list[Change]:
+        changes = []
+        for incident in incidents if incidents is not None else self.book.active():
+            due = routing.due_escalations(self.config, incident, now)
+            if not due:
+                continue
+            change = Change(incident)
+            for route, number in due:
+                step = route.escalation[number]
+                incident.escalation_step += 1
+                change.events.append(self._event(
+                    incident, "escalated",
+                    f"not acknowledged after {step.after}: escalated to {', '.join(step.channels)} (route {route.name})",
+                    now, route=route.name, step=number, channels=list(step.channels), level=incident.level.value))
+            changes.append(change)
+        return changes
+
+    # ---- people's actions ---------------------------------------------------------------
+    def acknowledge(self, incident: Incident, by: str, now: datetime) -> Change:
+        if incident.state == IncidentState.resolved:
+            raise IncidentError(f"incident {incident.id} is already resolved")
+        if incident.state == IncidentState.acknowledged:
+            raise IncidentError(f"incident {incident.id} was already acknowledged by {incident.acknowledged_by}")
+        incident.state, incident.acknowledged_at, incident.acknowledged_by = IncidentState.acknowledged, now, by
+        return Change(incident, [self._event(incident, "acknowledged", f"acknowledged by {by}", now, actor=by)])
+
+    def assign(self, incident: Incident, to: str, by: str, now: datetime) -> Change:
+        incident.assignee = to
+        return Change(incident, [self._event(incident, "assigned", f"assigned to {to}", now, actor=by, assignee=to)])
+
+    def note(self, incident: Incident, text: str, by: str, now: datetime) -> Change:
+        if not text.strip():
+            raise IncidentError("a note needs some text")
+        return Change(incident, [self._event(incident, "note", text, now, actor=by)])
+
+    def resolve(self, incident: Incident, by: str, note: str, now: datetime) -> Change:
+        if incident.state == IncidentState.resolved:
+            raise IncidentError(f"incident {incident.id} is already resolved")
+        incident.state, incident.resolved_at = IncidentState.resolved, now
+        message = f"resolved by {by}" + (f": {note}" if note else "")
+        return Change(incident, [self._event(incident, "resolved", message, now, actor=by, auto=False,
+                                             level=incident.level.value)])
