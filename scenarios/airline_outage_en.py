@@ -152,10 +152,11 @@ APP_OUTAGE_REVIEWS = [
 JOURNALIST = ("Bluefinch Air's app, website and airport kiosks have been failing since early this morning across "
               "its network. Passengers report hours-long lines and missed flights; the airline has not commented yet. "
               "Thread with what we know so far 🧵")
-ACK_TEXT = ("We're aware that our app, website and airport kiosks are experiencing an outage. Our teams are working "
+ACK_TEXT = ("Bluefinch Air service update: we're aware that our app, website and airport kiosks are experiencing an "
+            "outage. Our teams are working "
             "to restore service as quickly as possible. If your flight is today, please see an agent; we'll waive "
             "change fees for affected travellers. We're sorry.")
-RESPONSE_TEXT = ("Update: our app, website and kiosks are back. Travellers affected today can rebook or get a full "
+RESPONSE_TEXT = ("Bluefinch Air update: our app, website and kiosks are back. Travellers affected today can rebook or get a full "
                  "refund with no fees. We've also heard you on carry-on bags: the new carry-on fee is paused while we "
                  "review it. We're sorry for a very hard day.")
 AFTER_POSITIVE = [
@@ -354,17 +355,16 @@ def scenario_config() -> dict:
         ],
         "crisis_lexicon": ["outage", "down", "stranded", "refund", "boycott", "#BoycottBluefinch", "lawsuit",
                            "missed my flight", "BF-503", "delete", "故障", "退款", "抵制"],
-        "rules": [
-            {"name": "volume_spike", "detector": "volume_spike", "bucket": "15m", "baseline": "7d", "min_count": 8,
-             "thresholds": {"blue": 3, "yellow": 5, "orange": 8, "red": 14}},
+        "rules": [  # thresholds: the detectors' defaults (robust z-scores, multiples of reach)
+            {"name": "volume_spike", "detector": "volume_spike", "bucket": "15m", "baseline": "7d", "min_count": 8},
             {"name": "negative_share", "detector": "negative_share", "bucket": "1h", "baseline": "7d",
-             "min_count": 15, "thresholds": {"blue": 0.15, "yellow": 0.25, "orange": 0.4, "red": 0.55}},
-            {"name": "crisis_keywords", "detector": "keyword_burst", "window": "1h", "min_count": 5,
-             "thresholds": {"blue": 5, "yellow": 10, "orange": 25, "red": 60}},
+             "min_count": 10},
+            {"name": "crisis_keywords", "detector": "keyword_burst", "bucket": "15m", "window": "1h", "baseline": "7d",
+             "min_count": 5},
             {"name": "influencer", "detector": "influencer", "window": "2h", "min_count": 1,
-             "params": {"min_followers": 100000}, "thresholds": {"yellow": 1, "orange": 2, "red": 3}},
-            {"name": "cross_platform", "detector": "cross_platform", "window": "3h", "min_count": 5,
-             "thresholds": {"yellow": 3, "orange": 4, "red": 5}},
+             "params": {"min_followers": 100000}},
+            {"name": "cross_platform", "detector": "cross_platform", "window": "3h", "min_count": 3,
+             "params": {"min_sources": 3}},
         ],
     }
 

@@ -337,17 +337,16 @@ def scenario_config() -> dict:
         ],
         "crisis_lexicon": ["召回", "中毒", "食物中毒", "腹泻", "呕吐", "胀袋", "变质", "超标", "维权", "投诉",
                            "曝光", "起诉", "下架", "12315", "recall", "poisoning", "contamination", "lawsuit"],
-        "rules": [
-            {"name": "volume_spike", "detector": "volume_spike", "bucket": "15m", "baseline": "7d", "min_count": 8,
-             "thresholds": {"blue": 3, "yellow": 5, "orange": 8, "red": 14}},
+        "rules": [  # thresholds: the detectors' defaults (robust z-scores, multiples of reach)
+            {"name": "volume_spike", "detector": "volume_spike", "bucket": "15m", "baseline": "7d", "min_count": 8},
             {"name": "negative_share", "detector": "negative_share", "bucket": "1h", "baseline": "7d",
-             "min_count": 15, "thresholds": {"blue": 0.15, "yellow": 0.25, "orange": 0.4, "red": 0.55}},
-            {"name": "crisis_keywords", "detector": "keyword_burst", "window": "1h", "min_count": 5,
-             "thresholds": {"blue": 5, "yellow": 10, "orange": 25, "red": 60}},
+             "min_count": 10},
+            {"name": "crisis_keywords", "detector": "keyword_burst", "bucket": "15m", "window": "1h", "baseline": "7d",
+             "min_count": 5},
             {"name": "influencer", "detector": "influencer", "window": "2h", "min_count": 1,
-             "params": {"min_followers": 500000}, "thresholds": {"yellow": 1, "orange": 2, "red": 3}},
-            {"name": "cross_platform", "detector": "cross_platform", "window": "3h", "min_count": 5,
-             "thresholds": {"yellow": 2, "orange": 3}},
+             "params": {"min_followers": 500000}},
+            {"name": "cross_platform", "detector": "cross_platform", "window": "3h", "min_count": 3,
+             "params": {"min_sources": 2}},
         ],
     }
 

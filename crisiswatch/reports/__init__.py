@@ -1,0 +1,1 @@
+"""HTML reports: the situation briefing and the post-incident report (one self-contained file each)."""
