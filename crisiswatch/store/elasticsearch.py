@@ -27,7 +27,7 @@ import elasticsearch
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from crisiswatch.config import Config, ConfigError, ElasticsearchConfig, resolve_secrets
-from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post
+from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, as_utc
 from crisiswatch.store import es_query as q
 from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
                                     WriteResult)
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 1000
 """Ids looked up (and posts written) per round trip."""
+MAX_BUCKETS = 10_000
+"""Histogram buckets per request, well below the cluster's default search.max_buckets (65,536)."""
 
 
 def redact_url(url: str) -> str:
@@ -139,8 +141,9 @@ class ElasticsearchStore(Store):
         except elasticsearch.AuthorizationException as exc:
             raise StoreError(f"Elasticsearch at {self.url} denied {doing} (HTTP 403): {_api_reason(exc)}") from None
         except elasticsearch.ApiError as exc:
+            hint = " (run `crisiswatch es setup`)" if "index_not_found" in _api_reason(exc) else ""
             raise StoreError(f"Elasticsearch at {self.url} refused {doing} (HTTP {exc.meta.status}): "
-                             f"{_api_reason(exc)}") from None
+                             f"{_api_reason(exc)}{hint}") from None
         except elastic_transport.ConnectionTimeout:
             raise StoreError(f"Elasticsearch at {self.url} did not answer in time while {doing} "
                              f"(timeout {self.config.request_timeout_s:g}s)") from None
@@ -298,21 +301,26 @@ class ElasticsearchStore(Store):
             return int(self.client.count(index=self.names.posts, body={"query": q.filter_query(filter)})["count"])
 
     def count_by_bucket(self, filter: PostFilter, start: datetime, end: datetime, size: timedelta) -> list[Bucket]:
+        if size <= timedelta(0):
+            raise ValueError("bucket size must be positive")
+        start, end = as_utc(start), as_utc(end)
         starts: list[datetime] = []
         cursor = start
         while cursor < end:
             starts.append(cursor)
             cursor += size
-        if not starts:
-            return []
-        response = self._search(self.names.posts, q.histogram_body(filter, start, end, size), "counting per bucket")
+        counts = [0] * len(starts)
         size_ms = size.total_seconds() * 1000
         start_ms = start.timestamp() * 1000
-        counts = [0] * len(starts)
-        for bucket in response["aggregations"]["buckets"]["buckets"]:
-            index = round((bucket["key"] - start_ms) / size_ms)
-            if 0 <= index < len(counts):
-                counts[index] += bucket["doc_count"]
+        # one request per MAX_BUCKETS buckets: clusters refuse more than search.max_buckets
+        for first in range(0, len(starts), MAX_BUCKETS):
+            part_end = min(end, start + size * (first + MAX_BUCKETS))
+            body = q.histogram_body(filter, starts[first], part_end, size)
+            response = self._search(self.names.posts, body, "counting per bucket")
+            for bucket in response["aggregations"]["buckets"]["buckets"]:
+                index = round((bucket["key"] - start_ms) / size_ms)
+                if first <= index < len(counts):
+                    counts[index] += bucket["doc_count"]
         return [Bucket(start=s, count=c) for s, c in zip(starts, counts)]
 
     def count_by_field(self, field: str, filter: PostFilter | None = None, limit: int = 50) -> list[TermCount]:
@@ -387,7 +395,7 @@ class ElasticsearchStore(Store):
     def crawl_history(self, source: str | None = None, limit: int = 20) -> list[CrawlHealth]:
         query: dict[str, Any] = {"term": {"source": source}} if source else {"match_all": {}}
         body = {"size": limit, "query": query,
-                "sort": [{"finished_at": {"order": "desc"}}, {"started_at": {"order": "desc"}}]}
+                "sort": [{"started_at": {"order": "desc"}}, {"finished_at": {"order": "desc"}}]}
         hits = self._search(self.names.crawls, body, "reading crawl history")["hits"]["hits"]
         return [CrawlHealth.model_validate(hit["_source"]) for hit in hits]
 
@@ -403,9 +411,13 @@ class ElasticsearchStore(Store):
                 return incident_from_source(self.client.get(index=self.names.incidents, id=incident_id)["_source"])
             except NotFoundError:
                 pass
-        body = {"size": 2, "query": {"prefix": {"id": {"value": incident_id}}}}
+        body = {"size": 10, "query": {"prefix": {"id": {"value": incident_id}}},
+                "sort": [{"id": {"order": "asc"}}]}
         hits = self._search(self.names.incidents, body, "reading an incident")["hits"]["hits"]
-        return incident_from_source(hits[0]["_source"]) if len(hits) == 1 else None
+        if len(hits) > 1:
+            matches = ", ".join(hit["_source"]["id"] for hit in hits)
+            raise StoreError(f"incident id '{incident_id}' is ambiguous: it starts {matches}")
+        return incident_from_source(hits[0]["_source"]) if hits else None
 
     def find_incident(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"fingerprint": fingerprint}}]}}

@@ -3,22 +3,26 @@
 Kept apart from the client code so that every body can be checked offline against
 Elastic's API specification (tests/store/test_es_spec.py) without a cluster.
 
-Text queries use the CJK-aware ``.cjk`` multi-fields (``text.cjk``, ``title.cjk``): each
-term of ``PostFilter.text`` must occur as a phrase there. For Chinese this equals SQLite's
-substring match (one character matches a unigram, longer runs are consecutive bigrams).
-For Latin script a term matches whole words (``recall`` finds "Recall!" but not
-"recalled"), where SQLite's trigram index finds any substring.
+Text queries (``PostFilter.text``) use the ``.substring`` multi-fields of ``text`` and
+``title`` (type ``wildcard``): every term must occur as a case-insensitive substring of the
+text or the title, exactly the SQLite semantics the store contract pins (``Recal`` finds
+"RECALL", ``天`` finds "今天天气", ``"food poisoning"`` must occur as written). The
+CJK-aware ``.cjk`` multi-fields (bigrams) serve relevance search in Kibana; a phrase there
+would match whole words only (``recall`` would miss "recalled"). Case folding: SQLite folds
+with Python's ``str.casefold``, Elasticsearch per code point (upper/lower case), which
+differs only for rare letters such as German "ß" vs "SS".
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from crisiswatch.model import as_utc
 from crisiswatch.store.base import PostFilter, PostOrder, parse_text_query
 
 MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
-TEXT_FIELDS = ["text.cjk", "title.cjk"]
+SUBSTRING_FIELDS = ("text.substring", "title.substring")
 
 # Store.count_by_field name -> indexed field
 FIELD_MAP = {
@@ -40,8 +44,8 @@ SORTS: dict[str, list[dict[str, Any]]] = {
 
 
 def es_time(value: datetime) -> str:
-    """ISO-8601 in UTC with microseconds, which ``date_nanos`` keeps exactly."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 in UTC (naive = UTC); Elasticsearch keeps milliseconds of it."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _terms(field: str, values: tuple[Any, ...]) -> dict[str, Any]:
@@ -50,16 +54,25 @@ def _terms(field: str, values: tuple[Any, ...]) -> dict[str, Any]:
     return {"terms": {field: list(values)}}
 
 
+def wildcard_pattern(term: str) -> str:
+    """``*term*`` with the wildcard syntax characters of the term escaped."""
+    escaped = term.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    return f"*{escaped}*"
+
+
+def _contains(term: str) -> dict[str, Any]:
+    """The term occurs in the text or in the title (case-insensitive substring)."""
+    pattern = wildcard_pattern(term)
+    return {"bool": {"should": [{"wildcard": {field: {"value": pattern, "case_insensitive": True}}}
+                                for field in SUBSTRING_FIELDS], "minimum_should_match": 1}}
+
+
 def text_query(text: str) -> dict[str, Any] | None:
-    """Alternatives (should) of required phrases (filter); None when the query is empty."""
+    """Alternatives (should) of required terms (filter); None when the query is empty."""
     alternatives = parse_text_query(text)
     if not alternatives:
         return None
-    clauses = [
-        {"bool": {"filter": [{"multi_match": {"query": term, "type": "phrase", "fields": TEXT_FIELDS}}
-                             for term in terms]}}
-        for terms in alternatives
-    ]
+    clauses = [{"bool": {"filter": [_contains(term) for term in terms]}} for terms in alternatives]
     if len(clauses) == 1:
         return clauses[0]
     return {"bool": {"should": clauses, "minimum_should_match": 1}}
@@ -80,7 +93,7 @@ def filter_query(filter: PostFilter | None, extra: list[dict[str, Any]] | None =
         if query is not None:
             clauses.append(query)
     if f.min_followers is not None:
-        clauses.append({"range": {"author.followers": {"gte": f.min_followers}}})
+        clauses.append({"range": {"reach": {"gte": f.min_followers}}})  # unknown followers count as 0
     bounds: dict[str, Any] = {}
     if f.since is not None:
         bounds["gte"] = es_time(f.since)
@@ -96,7 +109,7 @@ def window(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def _ms(value: datetime) -> int:
-    return int(round(value.timestamp() * 1000))
+    return int(round(as_utc(value).timestamp() * 1000))
 
 
 def histogram_body(filter: PostFilter, start: datetime, end: datetime, size: timedelta) -> dict[str, Any]:
@@ -137,7 +150,7 @@ def field_counts_body(field: str, filter: PostFilter | None, limit: int) -> dict
         "track_total_hits": False,
         "query": filter_query(filter),
         "aggs": {
-            "values": {"terms": {"field": target, "size": max(limit, 1) + 1, "shard_size": max(limit, 1) * 5 + 10,
+            "values": {"terms": {"field": target, "size": max(limit, 1) + 20, "shard_size": max(limit, 1) * 5 + 10,
                                  "order": [{"_count": "desc"}, {"_key": "asc"}]}},
             "none": {"missing": {"field": target}},
         },

@@ -50,13 +50,17 @@ DATE = {"type": "date"}
 
 
 def _text_with_cjk() -> dict[str, Any]:
-    """``text`` (standard analyser, for Kibana's free search) with a CJK-aware ``.cjk``
-    multi-field, the one crisiswatch's text queries use."""
+    """``text`` (standard analyser, Kibana's free search), a CJK-aware ``.cjk`` multi-field
+    (relevance search for analysts, bigrams) and a ``.substring`` wildcard multi-field, which
+    crisiswatch's own text filters use: the store contract asks for case-insensitive
+    substring matching (``Recal`` finds "RECALL", ``天`` finds "今天天气"), which no
+    analysed field can give and the ``wildcard`` field type is built for."""
     return {
         "type": "text",
         "fields": {
             "cjk": {"type": "text", "analyzer": "crisiswatch_cjk_index",
                     "search_analyzer": "crisiswatch_cjk_search"},
+            "substring": {"type": "wildcard"},
         },
     }
 
@@ -79,10 +83,10 @@ ENRICHMENT_MAPPING: dict[str, Any] = {
     }
 }
 
-# The language filter means "detected language, else the platform's": a runtime field
+# The language filter means "detected language (unless 'und'), else the platform's": a runtime field
 # keeps that rule in one place for queries, aggregations and Kibana alike.
 EFFECTIVE_LANGUAGE_SCRIPT = (
-    "if (doc.containsKey('enrichment.language') && doc['enrichment.language'].size() > 0) "
+    "if (doc['enrichment.language'].size() > 0 && doc['enrichment.language'].value != 'und') "
     "{ emit(doc['enrichment.language'].value); } "
     "else if (doc['language'].size() > 0) { emit(doc['language'].value); }"
 )
@@ -99,7 +103,9 @@ POSTS_MAPPINGS: dict[str, Any] = {
         "text": _text_with_cjk(),
         "title": _text_with_cjk(),
         "language": KEYWORD,
-        "created_at": {"type": "date_nanos"},
+        # ``date`` (milliseconds), not ``date_nanos``: the latter refuses times before 1970,
+        # and a post with a garbled timestamp must still be stored.
+        "created_at": DATE,
         "collected_at": DATE,
         "author": {
             "properties": {
@@ -275,7 +281,7 @@ def ilm_policy(config: ElasticsearchConfig) -> dict[str, Any]:
 def index_templates(config: ElasticsearchConfig) -> dict[str, dict[str, Any]]:
     """Template name -> body of PUT _index_template, for posts, incidents, crawls and state."""
     names = IndexNames(config.index_prefix)
-    small_index = {"number_of_shards": 1, "number_of_replicas": 0, "auto_expand_replicas": "0-1"}
+    small_index = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
     templates = {
         "posts": {
             "index_patterns": [f"{names.posts}-*"],
