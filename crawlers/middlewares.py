@@ -15,11 +15,20 @@ import random
 import time
 from datetime import datetime, timezone
 
+from scrapy.downloadermiddlewares import cookies as _scrapy_cookies
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
+from tldextract import TLDExtract
 
 log = logging.getLogger(__name__)
+
+# Scrapy's cookie middleware asks tldextract whether a cookie domain is a public suffix;
+# by default tldextract downloads the suffix list at the first cookie of every crawl
+# (slow, and noisy where the crawler has no general internet access). The snapshot that
+# ships with tldextract answers the same question offline.
+_scrapy_cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
+
 NOT_BEFORE = "crisiswatch_not_before"
 
 

@@ -50,3 +50,5 @@ CRISISWATCH_BATCH_SIZE = 200
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+# Posts that match no watchlist are dropped by design: not worth a warning each.
+DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"

@@ -4,7 +4,8 @@ Targets: ``apps`` (numeric app ids); ``options.countries`` (default ``[us]``). T
 ``/{country}/rss/customerreviews/page={n}/id={app}/sortby=mostrecent/json`` gives 50
 reviews a page and at most 10 pages, newest first; its ``link`` list names the next and
 last pages. A feed with a single review gives ``entry`` as an object, not a list. The
-star rating is kept in the title (``[1★] ...``) because it is what a PR team reads first.
+star rating has no place in ``Post`` and is kept in ``raw`` (``keep_raw: true``); the
+review text itself is what sentiment models read.
 """
 
 from __future__ import annotations
@@ -72,12 +73,12 @@ class AppStoreSpider(CrisisSpider):
             yield self.page(walk, country, app, number + 1)
 
     def review_to_post(self, entry: dict[str, Any], country: str, app: str) -> Post:
-        rating = int(label(entry["im:rating"]))
-        title = label(entry.get("title"), "") or ""
+        int(label(entry["im:rating"]))  # a review without a numeric rating is malformed
+        title = label(entry.get("title"), "") or None
         link = (entry.get("link") or {}).get("attributes", {}).get("href") if isinstance(entry.get("link"), dict) else None
         return self.make_post(
             label(entry["id"]), parse_iso(label(entry["updated"])), label(entry["content"], ""),
-            title=f"[{rating}★] {title}".strip(), url=link or f"https://apps.apple.com/{country}/app/id{app}",
+            title=title, url=link or f"https://apps.apple.com/{country}/app/id{app}",
             language=None, author=Author(name=label(entry["author"]["name"])),
             engagement=Engagement(likes=int(label(entry.get("im:voteSum"), 0) or 0)),
             thread=f"app:{app}", raw=entry)

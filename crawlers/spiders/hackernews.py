@@ -25,11 +25,15 @@ class HackerNewsSpider(CrisisSpider):
     name = "hackernews"
     default_base_url = "https://hn.algolia.com"
 
+    def queries(self) -> list[str]:
+        """Configured queries; an empty one is allowed and means every story and comment."""
+        return [str(q) for q in self.source_config.targets.get("queries", [])]
+
     def walk_keys(self) -> list[str]:
-        return [f"query:{q}" for q in self.targets("queries")]
+        return [f"query:{q}" for q in self.queries()]
 
     def start_walks(self, cursors: dict[str, str]) -> Iterable[scrapy.Request]:
-        for query in self.targets("queries"):
+        for query in self.queries():
             walk = self.new_walk(f"query:{query}", cursors, numeric=True, inclusive=True)
             yield self.search(walk, query, page=0, upper=None)
 
