@@ -90,6 +90,13 @@ def _slot(t: datetime, bucket: timedelta, slots_per_day: int) -> int:
     return int(seconds // bucket.total_seconds()) % slots_per_day
 
 
+def _fill(profile: np.ndarray) -> np.ndarray:
+    """Slots never observed get the mean of the others (zeros when nothing was observed)."""
+    if np.all(np.isnan(profile)):
+        return np.zeros(len(profile))
+    return np.where(np.isnan(profile), float(np.nanmean(profile)), profile)
+
+
 def _slots_per_day(bucket: timedelta) -> int:
     """Time-of-day slots, or 1 when the bucket does not divide a day (no daily cycle then)."""
     ratio = DAY / bucket
@@ -114,32 +121,28 @@ def fit_seasonal(history: np.ndarray, start: datetime, bucket: timedelta) -> Sea
     grid = grid.reshape(days, per_day)
     weekdays = np.array([(midnight + k * DAY).weekday() for k in range(days)])
 
-    # weekday factors from complete days only, when every weekday was seen at least twice
-    complete = ~np.any(np.isnan(grid), axis=1)
-    totals = np.nansum(grid, axis=1)
-    factor = np.ones(WEEK_DAYS)
-    if complete.sum() >= 2 * WEEK_DAYS and all((complete & (weekdays == d)).sum() >= 2 for d in range(WEEK_DAYS)):
-        overall = float(trimmed_mean(totals[complete]))
-        if overall > 0:
-            for d in range(WEEK_DAYS):
-                factor[d] = float(trimmed_mean(totals[complete & (weekdays == d)])) / overall
-            factor = np.clip(factor, 0.2, 5.0)
-            factor /= factor.mean()
-
-    # time-of-day profile: smooth each day over neighbouring slots (sparse series), take the
-    # weekday effect out, then a trimmed mean over days per slot
     padded = np.concatenate([grid[:, -1:], grid, grid[:, :1]], axis=1)
     stacked = np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slots: no data yet
+        # smooth each day over neighbouring slots: sparse series get usable values
         smooth = np.where(np.isnan(grid), np.nan, np.nanmean(stacked, axis=0))
-    smooth = smooth / factor[weekdays][:, None]
-    profile = trimmed_mean(smooth, axis=0)
-    if np.all(np.isnan(profile)):
-        profile = np.zeros(per_day)
-    else:
-        fill = float(np.nanmean(profile))
-        profile = np.where(np.isnan(profile), fill, profile)
+        profile = _fill(trimmed_mean(smooth, axis=0))
+        # weekday factors need every weekday seen twice on complete days; a day's level is
+        # the median over its slots of count / profile, so a few crisis hours do not move it
+        complete = ~np.any(np.isnan(grid), axis=1)
+        factor = np.ones(WEEK_DAYS)
+        if all((complete & (weekdays == d)).sum() >= 2 for d in range(WEEK_DAYS)):
+            ratio = smooth / np.where(profile > 0, profile, np.nan)[None, :]
+            level = np.nanmedian(ratio, axis=1)
+            for d in range(WEEK_DAYS):
+                factor[d] = float(np.nanmean(level[complete & (weekdays == d)]))
+            if np.all(np.isfinite(factor)) and factor.mean() > 0:
+                factor = np.clip(factor / factor.mean(), 0.2, 5.0)
+                factor /= factor.mean()
+                profile = _fill(trimmed_mean(smooth / factor[weekdays][:, None], axis=0))
+            else:
+                factor = np.ones(WEEK_DAYS)
     return SeasonalModel(bucket, profile, factor)
 
 

@@ -125,6 +125,8 @@ class ModelSpec(_Section):
     max_length: int = Field(default=256, ge=8)
     labels: list[str] | None = None
     """Label names in output order when the model does not name them."""
+    prefix: str | None = None
+    """Text put before every input of an embeddings model (None: ``query: `` for E5 models, else nothing)."""
 
 
 class ModelsConfig(_Section):
@@ -223,8 +225,8 @@ class RuleConfig(_Section):
     bucket: Duration = "15m"
     window: Duration | None = None
     """Look-back window for window-based detectors (keyword_burst, cross_platform ...)."""
-    baseline: Duration = "14d"
-    """History used for the baseline."""
+    baseline: Duration = "21d"
+    """History used for the baseline (three weeks: every weekday seen at least twice)."""
     min_count: int = Field(default=10, ge=0)
     """Below this observed count the rule never fires."""
     thresholds: dict[Level, float] = Field(default_factory=dict)

@@ -34,8 +34,7 @@ def influencer(ctx: RuleContext) -> list[Evaluation]:
         score = max(reach_score, velocity_score)
         if score > best_score:
             best, best_score = post, score
-            best_reason = (f"{post.reach:,} followers" if reach_score >= velocity_score
-                           else f"{velocity:,.0f} interactions per hour")
+            best_reason = f"{post.reach:,} followers and {velocity:,.0f} interactions per hour"
     if best is None:
         return [idle(ctx, unit="× threshold", title="no negative post in the window")]
     level = rule_level(best_score, ctx.thresholds)

@@ -1,0 +1,333 @@
+"""``crisiswatch alerts ...`` and ``crisiswatch backtest``.
+
+Heavy imports (numpy, apprise, matplotlib) stay inside the command functions so that
+``crisiswatch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.config import parse_duration
+from crisiswatch.model import Level, as_utc, utc_now
+
+app = typer.Typer(help="Crisis alerts: evaluate rules, manage incidents, silences and drills.",
+                  no_args_is_help=True)
+silence_app = typer.Typer(help="Hold notifications by watchlist, rule and time window.", no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
+
+ByOption = Annotated[str, typer.Option("--by", help="Your name (recorded in the timeline)")]
+LEVEL_STYLE = {"blue": "bold blue", "yellow": "bold yellow", "orange": "bold dark_orange", "red": "bold red"}
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="alerts")
+    root.command("backtest")(backtest)
+
+
+def parse_time(value: str | None, default: datetime | None = None) -> datetime:
+    """An ISO time (naive = UTC) or a duration ago (``2h``, ``7d``)."""
+    if value is None:
+        if default is None:
+            raise fail("a time is required")
+        return default
+    try:
+        return utc_now() - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise fail(f"'{value}' is neither an ISO time (2026-03-01T08:00) nor a duration ago (2h, 7d)") from None
+
+
+def _incident_or_exit(store, incident_id: str):  # noqa: ANN001, ANN202
+    from crisiswatch.store.base import StoreError
+
+    try:
+        incident = store.get_incident(incident_id)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    if incident is None:
+        raise fail(f"no incident '{incident_id}' (see `crisiswatch alerts list`)")
+    return incident
+
+
+def _level(text: str) -> str:
+    return f"[{LEVEL_STYLE.get(text, '')}]{text}[/]"
+
+
+@app.command()
+def evaluate(now: Annotated[Optional[str], typer.Option("--now", help="Evaluate as of this time (ISO); default: now")] = None,
+             rule: Annotated[Optional[list[str]], typer.Option("--rule", "-r", help="Only these rules (repeat)")] = None,
+             no_deliver: Annotated[bool, typer.Option("--no-deliver", help="Queue notifications, do not send")] = False,
+             config: ConfigOption = None) -> None:
+    """Run one evaluation cycle: detectors, incidents, escalation, notifications."""
+    from alerts.engine import evaluate_cycle
+
+    cfg = config_or_exit(config)
+    at = parse_time(now, utc_now())
+    rules = None
+    if rule:
+        try:
+            rules = [cfg.rule(name) for name in rule]
+        except KeyError as exc:
+            raise fail(exc.args[0]) from None
+    with store_or_exit(cfg) as store:
+        report = evaluate_cycle(store, cfg, at, deliver=not no_deliver, rules=rules)
+    for ev in report.fired:
+        console.print(f"{_level(ev.level.value)} {ev.rule} {ev.watchlist or ''}: {ev.title}", highlight=False)
+    for change in report.changes:
+        console.print(f"  incident {change.describe()}", highlight=False, markup=False)
+    console.print(f"{at:%Y-%m-%d %H:%M} UTC: {report.summary()}", highlight=False)
+    for error in report.errors:
+        console.print(f"[red]error:[/] {error}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def deliver(config: ConfigOption = None) -> None:
+    """Retry queued and failed notifications that are due."""
+    from alerts.notify import deliver_pending
+
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        sent = deliver_pending(store, cfg)
+    console.print(f"{sent} notifications delivered")
+
+
+@app.command("list")
+def list_incidents(state: Annotated[str, typer.Option("--state", help="active, open, acknowledged, resolved or all")] = "active",
+                   limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+                   as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output")] = False,
+                   config: ConfigOption = None) -> None:
+    """Incidents, most recently updated first."""
+    states = {"active": ["open", "acknowledged"], "all": None}.get(state, [state])
+    if states is not None and not set(states) <= {"open", "acknowledged", "resolved"}:
+        raise fail(f"unknown state '{state}': use active, open, acknowledged, resolved or all")
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        incidents = store.list_incidents(states=states, limit=limit)
+    if as_json:
+        for incident in incidents:
+            typer.echo(incident.model_dump_json(exclude={"events", "notifications"}))
+        return
+    if not incidents:
+        console.print(f"no {state} incidents")
+        return
+    for i in incidents:
+        who = f" ack {i.acknowledged_by}" if i.acknowledged_by else ""
+        owner = f" owner {i.assignee}" if i.assignee else ""
+        console.print(f"{i.id}  {_level(i.level.value):<6} {i.state.value:<12} {i.updated_at:%Y-%m-%d %H:%M}  "
+                      f"{i.watchlist or '*'}  {i.title}{who}{owner}", highlight=False)
+
+
+@app.command()
+def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a unique prefix)")],
+         as_json: Annotated[bool, typer.Option("--json", help="The whole incident as JSON")] = False,
+         config: ConfigOption = None) -> None:
+    """One incident: evidence, timeline and deliveries."""
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        incident = _incident_or_exit(store, incident_id)
+    if as_json:
+        typer.echo(incident.model_dump_json(indent=2))
+        return
+    from alerts.render import posts_link
+
+    e = incident.evidence
+    console.print(f"[bold]{incident.id}[/] {_level(incident.level.value)} (peak {incident.peak_level.value}) "
+                  f"{incident.state.value}: {incident.title}", highlight=False)
+    console.print(f"rule {incident.rule}, watchlist {incident.watchlist or '*'}, score {incident.score:.0f}/100, "
+                  f"opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
+                  + (f", related: {', '.join(incident.related)}" if incident.related else ""), highlight=False)
+    if e.get("observed") is not None:
+        console.print(f"observed {e.get('observed')} vs normal {e.get('baseline')} (spread {e.get('spread')}), "
+                      f"rule score {e.get('score')}", highlight=False)
+    for post in e.get("top_posts", [])[:3]:
+        console.print(f"  post {post.get('id')} by {post.get('author')}: {post.get('text', '')[:140]}",
+                      highlight=False, markup=False)
+    if e.get("top_terms"):
+        console.print("top terms: " + ", ".join(f"{t} ({n})" for t, n in e["top_terms"][:10]), highlight=False,
+                      markup=False)
+    if e.get("chart"):
+        console.print(f"chart: {e['chart']}", highlight=False)
+    kind, link = posts_link(cfg, incident)
+    console.print(f"posts ({kind}): {link}", highlight=False, markup=False)
+    console.print("[bold]timeline[/]")
+    for event in incident.events:
+        console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<14} {event.actor:<10} {event.message}",
+                      highlight=False, markup=False)
+    if incident.notifications:
+        console.print("[bold]deliveries[/]")
+        for n in incident.notifications:
+            console.print(f"  {n.idempotency_key:<32} {n.status:<8} attempts {n.attempts}"
+                          + (f"  {n.last_error}" if n.last_error else ""), highlight=False, markup=False)
+
+
+def _act(config: Path | None, incident_id: str, action: str, **kwargs: str) -> None:
+    from alerts import silences
+    from alerts.incidents import IncidentBook, IncidentError, Lifecycle
+    from alerts.notify import deliver_pending
+
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        incident = _incident_or_exit(store, incident_id)
+        life = Lifecycle(IncidentBook(store), cfg, silences.load(store))
+        now = utc_now()
+        try:
+            change = getattr(life, action)(incident, now=now, **kwargs)
+        except IncidentError as exc:
+            raise fail(str(exc)) from None
+        store.save_incident(change.incident)
+        sent = deliver_pending(store, cfg, now, incident_ids=[incident.id])
+    message = change.incident.events[change.events[-1]].message
+    console.print(f"{incident.id}: {message}" + (f" ({sent} notifications sent)" if sent else ""), highlight=False,
+                  markup=False)
+
+
+@app.command()
+def ack(incident_id: str, by: ByOption, config: ConfigOption = None) -> None:
+    """Acknowledge: someone is on it (stops reminders and escalation)."""
+    _act(config, incident_id, "acknowledge", by=by)
+
+
+@app.command()
+def assign(incident_id: str, to: Annotated[str, typer.Option("--to", help="Who owns the response")],
+           by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+    """Give the incident an owner."""
+    _act(config, incident_id, "assign", to=to, by=by)
+
+
+@app.command()
+def note(incident_id: str, text: Annotated[str, typer.Argument(help="What happened, what was done")],
+         by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+    """Add a note to the timeline."""
+    _act(config, incident_id, "note", text=text, by=by)
+
+
+@app.command()
+def resolve(incident_id: str, note: Annotated[str, typer.Option("--note", help="How it ended")] = "",
+            by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+    """Close the incident."""
+    _act(config, incident_id, "resolve", by=by, note=note)
+
+
+@silence_app.command("add")
+def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", "-w")] = None,
+                rule: Annotated[Optional[str], typer.Option("--rule", "-r")] = None,
+                duration: Annotated[Optional[str], typer.Option("--for", help="How long from start: 2h, 1d")] = None,
+                start: Annotated[Optional[str], typer.Option("--start", help="ISO time; default now")] = None,
+                until: Annotated[Optional[str], typer.Option("--until", help="ISO end time (instead of --for)")] = None,
+                reason: Annotated[str, typer.Option("--reason")] = "",
+                by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+    """Hold notifications for a watchlist and/or rule during a time window."""
+    from alerts import silences
+
+    cfg = config_or_exit(config)
+    if watchlist and watchlist not in {w.name for w in cfg.watchlists}:
+        raise fail(f"unknown watchlist '{watchlist}'")
+    if rule and rule not in {r.name for r in cfg.rules}:
+        raise fail(f"unknown rule '{rule}'")
+    begin = as_utc(datetime.fromisoformat(start)) if start else utc_now()
+    if (duration is None) == (until is None):
+        raise fail("give either --for DURATION or --until TIME")
+    try:
+        end = begin + parse_duration(duration) if duration else as_utc(datetime.fromisoformat(until))
+        item = silences.Silence(watchlist=watchlist, rule=rule, start=begin, end=end, reason=reason,
+                                created_by=by, created_at=utc_now())
+    except ValueError as exc:
+        raise fail(str(exc).splitlines()[-1]) from None
+    with store_or_exit(cfg) as store:
+        silences.add(store, item)
+    console.print(f"silence {item.id}: {item.describe()}", highlight=False)
+
+
+@silence_app.command("list")
+def silence_list(config: ConfigOption = None) -> None:
+    """Silences that are active or planned."""
+    from alerts import silences
+
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        items = [s for s in silences.load(store) if s.end > utc_now()]
+    if not items:
+        console.print("no silences")
+    for s in items:
+        console.print(f"{s.id}  {s.describe()}  by {s.created_by}" + (f": {s.reason}" if s.reason else ""),
+                      highlight=False, markup=False)
+
+
+@silence_app.command("remove")
+def silence_remove(silence_id: str, config: ConfigOption = None) -> None:
+    """End a silence now."""
+    from alerts import silences
+
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        if not silences.remove(store, silence_id):
+            raise fail(f"no silence '{silence_id}'")
+    console.print(f"silence {silence_id} removed")
+
+
+@app.command()
+def drill(level: Annotated[str, typer.Option("--level", help="Level of the test incident (decides routes)")] = "red",
+          watchlist: Annotated[Optional[str], typer.Option("--watchlist", "-w")] = None,
+          by: Annotated[str, typer.Option("--by")] = "drill", config: ConfigOption = None) -> None:
+    """Send a clearly marked test incident through the routing to every routed channel."""
+    from alerts.engine import run_drill
+
+    cfg = config_or_exit(config)
+    try:
+        chosen = Level(level)
+    except ValueError:
+        raise fail(f"unknown level '{level}': blue, yellow, orange or red") from None
+    if not cfg.channels:
+        raise fail("no channels configured: add `channels:` and `routes:` to the config")
+    with store_or_exit(cfg) as store:
+        incident = run_drill(store, cfg, chosen, watchlist, by=by)
+    failed = 0
+    for n in incident.notifications:
+        ok = n.status == "sent"
+        failed += not ok
+        console.print(f"{'[green]ok[/]' if ok else '[red]FAILED[/]'}  {n.channel}"
+                      + ("" if ok else f": {n.last_error}"), highlight=False)
+    console.print(f"drill incident {incident.id}: {len(incident.notifications) - failed} of "
+                  f"{len(incident.notifications)} channels reached; outbox: {cfg.alerting.outbox_dir}")
+    if failed or not incident.notifications:
+        raise typer.Exit(1)
+
+
+def backtest(start: Annotated[str, typer.Option("--from", help="ISO time or a duration ago (14d)")],
+             end: Annotated[Optional[str], typer.Option("--to", help="ISO time; default now")] = None,
+             rule: Annotated[Optional[list[str]], typer.Option("--rule", "-r", help="Only these rules (repeat)")] = None,
+             labels: Annotated[Optional[Path], typer.Option("--labels", help="YAML/JSON list of {watchlist, onset, end}")] = None,
+             max_delay: Annotated[str, typer.Option("--max-delay", help="Latest useful alert after an onset")] = "6h",
+             as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+             config: ConfigOption = None) -> None:
+    """Replay stored history bucket by bucket as if live; list the incidents that would have fired."""
+    from alerts.backtest import format_report, load_labels, report_json, run_backtest
+
+    cfg = config_or_exit(config)
+    begin, finish = parse_time(start), parse_time(end, utc_now())
+    try:
+        rules = [cfg.rule(name) for name in rule] if rule else None
+        label_list = load_labels(labels) if labels else None
+    except KeyError as exc:
+        raise fail(exc.args[0]) from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read labels {labels}: {str(exc).splitlines()[0]}") from None
+    with store_or_exit(cfg) as store:
+        try:
+            report = run_backtest(store, cfg, begin, finish, rules, label_list, parse_duration(max_delay))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    typer.echo(report_json(report) if as_json else format_report(report))
