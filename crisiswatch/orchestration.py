@@ -247,6 +247,23 @@ def parse_time(value: str | datetime | None) -> datetime | None:
                     moment.microsecond, tzinfo=timezone.utc)
 
 
+def run_time(context: Mapping[str, Any]) -> datetime:
+    """The moment a run is about: the end of its data interval for a scheduled run, when it
+    was triggered for a manual run (which has no data interval in Airflow 3)."""
+    dag_run = context.get("dag_run")
+    moment = context.get("data_interval_end") or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+    return parse_time(moment)
+
+
+def apply_duplicate_groups(store: Store, groups: Mapping[str, str]) -> int:
+    """Give earlier posts the near-duplicate group that a later batch found them in (the
+    NLP step reports them; the CLI's ``enrich_store`` applies them the same way)."""
+    existing = store.get_enrichments(list(groups))
+    changed = [enrichment.model_copy(update={"duplicate_group": groups[post_id]})
+               for post_id, enrichment in existing.items() if enrichment.duplicate_group != groups[post_id]]
+    return store.update_enrichments(changed).written if changed else 0
+
+
 def expected_interval(source: SourceConfig) -> timedelta:
     """How long a healthy source may go without a crawl: ``expected_interval`` or three times
     its schedule's period."""

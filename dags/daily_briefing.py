@@ -45,7 +45,7 @@ def daily_briefing():
 
         context = get_current_context()
         params = context["params"]
-        end = cw.parse_time(params.get("end")) or cw.parse_time(context["data_interval_end"])
+        end = cw.parse_time(params.get("end")) or cw.run_time(context)
         start = cw.parse_time(params.get("start")) or (end - timedelta(days=1))
         config = cw.task_config()
         with open_store(config) as store:

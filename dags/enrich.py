@@ -71,7 +71,8 @@ def enrich():
     def enrich_batch(post_ids: list[str]) -> int:
         """Enrich one batch and store the results; posts enriched meanwhile (by a retry or a
         concurrent CLI run) are left as they are."""
-        import nlp
+        from nlp.pipeline import enrich as enrich_posts
+
         from crisiswatch.store import open_store
 
         config = cw.task_config()
@@ -80,7 +81,9 @@ def enrich():
             posts = [post for post in store.get_posts(post_ids) if post.id not in done]
             if not posts:
                 return 0
-            result = store.update_enrichments(nlp.enrich(posts, config))
+            regrouped: dict[str, str] = {}  # earlier posts that this batch turned into near-duplicates
+            result = store.update_enrichments(enrich_posts(posts, config, duplicate_updates=regrouped))
+            cw.apply_duplicate_groups(store, regrouped)
         for failure in result.failed[:20]:
             print(f"not stored: {failure.id}: {failure.reason}")
         print(f"enriched {result.written} of {len(posts)} posts ({len(result.failed)} failed)")

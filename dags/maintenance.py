@@ -37,7 +37,7 @@ def maintenance():
 
         context = get_current_context()
         config = cw.task_config()
-        cutoff = cw.parse_time(context["data_interval_end"]) - parse_duration(config.store.retention)
+        cutoff = cw.run_time(context) - parse_duration(config.store.retention)
         expired = PostFilter(until=cutoff)
         with open_store(config) as store:
             if context["params"].get("dry_run"):
@@ -70,7 +70,7 @@ def maintenance():
         context = get_current_context()
         config = cw.task_config()
         with open_store(config) as store:
-            rows = cw.source_health(store, config, cw.parse_time(context["data_interval_end"]))
+            rows = cw.source_health(store, config, cw.run_time(context))
         lines = [f"{row['source']:<24} {row['status']:<14} last crawl {row['last_crawl_at'] or '-'}, "
                  f"newest post {row['newest_post_at'] or '-'} {row['detail']}" for row in rows]
         print("\n".join(["source health:", *lines]) if lines else "no sources configured")

@@ -62,7 +62,7 @@ def test_retention_deletes_old_posts_and_health_reports_unhealthy_sources(tmp_pa
                                        message="HTTP 503 from the instance"))
 
     bag = load_dagbag(config_file, monkeypatch)
-    run = bag.dags["maintenance"].test(run_conf={"dry_run": True})
+    run = bag.dags["maintenance"].test(run_conf={"dry_run": True}, logical_date=None)  # like a manual trigger
     assert run.state == "success"
     with open_store(load_config(config_file)) as store:
         assert store.count_posts() == 2  # a dry run deletes nothing
