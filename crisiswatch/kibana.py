@@ -55,6 +55,15 @@ def _kql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_KQL_SPECIAL = re.compile(r'([\\():<>"*{}\s])')
+
+
+def _kql_contains(field_name: str, term: str) -> str:
+    """``field:*term*`` with KQL's syntax characters (and spaces) in the term escaped."""
+    escaped = _KQL_SPECIAL.sub(r"\\\1", term)
+    return f"{field_name}:*{escaped}*"
+
+
 def _kql_any(field_name: str, values: tuple[Any, ...]) -> str:
     if not values:
         return "not id:*"  # an empty list matches nothing, as in the store
@@ -66,7 +75,8 @@ def _kql_time(value: datetime) -> str:
 
 
 def filter_to_kql(filter: PostFilter) -> str:
-    """The KQL query selecting the same posts as ``filter`` does in the Elasticsearch store."""
+    """The KQL query selecting the same posts as ``filter`` does in the Elasticsearch store
+    (text terms as case-insensitive substrings of ``text`` or ``title``)."""
     parts: list[str] = []
     for values, field_name in ((filter.watchlists, "watchlists"), (filter.sources, "source"),
                                (filter.languages, "effective_language"),
@@ -76,12 +86,13 @@ def filter_to_kql(filter: PostFilter) -> str:
             parts.append(_kql_any(field_name, values))
     if filter.text:
         alternatives = [
-            " and ".join(f"(text.cjk:{_kql_string(t)} or title.cjk:{_kql_string(t)})" for t in terms)
+            " and ".join(f"({_kql_contains('text.substring', t)} or {_kql_contains('title.substring', t)})"
+                         for t in terms)
             for terms in parse_text_query(filter.text)]
         if alternatives:
             parts.append("(" + " or ".join(f"({a})" for a in alternatives) + ")")
     if filter.min_followers is not None:
-        parts.append(f"author.followers >= {filter.min_followers}")
+        parts.append(f"reach >= {filter.min_followers}")
     if filter.since is not None:
         parts.append(f"created_at >= {_kql_time(filter.since)}")
     if filter.until is not None:
@@ -111,7 +122,7 @@ def discover_url(kibana_url: str, filter: PostFilter, start: datetime, end: date
 
 # ---- saved objects -------------------------------------------------------------------
 def saved_objects(prefix: str = DEFAULT_PREFIX, path: Path = SAVED_OBJECTS) -> bytes:
-    """The shipped NDJSON with the data views pointed at ``<prefix>-posts*`` / ``-incidents*``."""
+    """The shipped NDJSON with the data views pointed at ``<prefix>-posts`` / ``<prefix>-incidents``."""
     lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
