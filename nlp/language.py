@@ -1,0 +1,61 @@
+"""Language detection that copes with the short, mixed-script texts of social media.
+
+lingua (a library built for short texts) decides between alphabetic languages. Script
+counts decide first where they are unambiguous, because statistical detectors are weakest
+exactly where the script already tells: Han-only text is Chinese (lingua sometimes says
+Japanese for short Han strings), kana means Japanese, hangul Korean. Mixed Chinese/English
+posts go to the script with more content (Han characters vs Latin words). A text without
+enough letters, or one lingua cannot separate from its runner-up, is ``und``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from nlp.textprep import strip_links_and_mentions
+
+UNDETERMINED = "und"
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_LATIN_WORD = re.compile(r"[A-Za-zÀ-ɏ]{2,}")
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_HASHTAG = re.compile(r"#\w+")
+
+# Languages lingua chooses among (more candidates = slower and more confusable on short text).
+_LINGUA_LANGUAGES = ("ENGLISH", "FRENCH", "GERMAN", "SPANISH", "PORTUGUESE", "ITALIAN", "DUTCH",
+                     "RUSSIAN", "ARABIC", "HINDI", "INDONESIAN", "MALAY", "VIETNAMESE", "THAI",
+                     "TURKISH", "JAPANESE", "KOREAN", "CHINESE")
+
+
+@functools.cache
+def _detector():
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [getattr(Language, name) for name in _LINGUA_LANGUAGES]
+    return (LanguageDetectorBuilder.from_languages(*languages)
+            .with_minimum_relative_distance(0.1).with_preloaded_language_models().build())
+
+
+def detect(text: str) -> str:
+    """ISO 639-1 code of the main language of ``text``, or ``und``."""
+    body = _HASHTAG.sub(" ", strip_links_and_mentions(text or ""))
+    if len(_LETTER.findall(body)) < 2:
+        return UNDETERMINED
+    han = len(_HAN.findall(body))
+    if _KANA.search(body):
+        return "ja"
+    if _HANGUL.search(body) and not han:
+        return "ko"
+    latin_words = len(_LATIN_WORD.findall(body))
+    if han >= 2 and han >= latin_words:
+        return "zh"
+    if latin_words == 0 and han == 0 and len(body) < 3:
+        return UNDETERMINED
+    if han:  # mostly Latin words with a few characters: judge the Latin part
+        body = _HAN.sub(" ", body)
+    language = _detector().detect_language_of(body)
+    if language is None:
+        return UNDETERMINED
+    return language.iso_code_639_1.name.lower()

