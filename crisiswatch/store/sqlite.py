@@ -5,14 +5,15 @@ Layout (one file, WAL journal so readers never wait for the crawler or enricher)
 * ``posts`` keeps each post as JSON plus the columns queries filter and sort on
   (time in integer microseconds since the epoch, source, effective language, reach,
   engagement total, and the enrichment labels copied out of the enrichment JSON).
-* ``posts_fts`` is an FTS5 index with the trigram tokenizer over title and text, kept in
-  step by triggers. Trigrams make substring search work for Chinese, which has no spaces;
-  query terms shorter than three characters (召回, "EV") cannot use trigrams and fall
-  back to ``instr`` over the matching rows.
+* ``posts_fts`` is an FTS5 index with the trigram tokenizer over title and text (external
+  content: the text is stored once, in ``posts``). Trigrams make substring search work for
+  Chinese, which has no spaces; query terms shorter than three characters (召回, "EV")
+  cannot use trigrams and fall back to ``instr`` over the rows the other conditions leave.
 * ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
   question, "how many posts of watchlist W in this window", from one covering index.
-* ``post_terms`` holds the terms of ``crisiswatch.text.extract_terms`` per post as integer
-  ids (``terms`` is the dictionary), so top terms is a GROUP BY, not a re-tokenisation.
+* ``posts.terms`` holds the post's terms (``crisiswatch.text.extract_terms``) as a JSON
+  array, computed once at write time, so top terms is a GROUP BY over ``json_each``
+  rather than a re-tokenisation of every matching post.
 
 Each thread gets its own connection (Airflow and Scrapy call from threads); SQLite itself
 serialises writers, and ``busy_timeout`` makes a second writer wait instead of failing.
@@ -23,8 +24,13 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import multiprocessing
+import os
 import sqlite3
+import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,10 +41,14 @@ from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, St
                                     WriteResult, parse_text_query)
 from crisiswatch.text import extract_terms
 
-SCHEMA_VERSION = 1
-BATCH = 5000
+SCHEMA_VERSION = 2
+BATCH = 20_000
+"""Posts taken from the caller's iterable at a time."""
+WRITE_CHUNK = 2_000
 """Posts written per transaction: large enough to amortise the commit, small enough to keep
 the write lock short for other writers."""
+POOL_MIN = 4_000
+"""Posts needing terms in one call from which worker processes are worth starting."""
 _MAX_VARS = 900
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -64,7 +74,8 @@ CREATE TABLE IF NOT EXISTS posts (
     emotion TEXT,
     category TEXT,
     topic_id INTEGER,
-    enrichment TEXT              -- the Enrichment as JSON
+    enrichment TEXT,             -- the Enrichment as JSON
+    terms TEXT NOT NULL          -- JSON array of the post's terms (crisiswatch.text.extract_terms)
 );
 CREATE INDEX IF NOT EXISTS posts_created ON posts (created_us);
 CREATE INDEX IF NOT EXISTS posts_source ON posts (source, created_us);
@@ -73,16 +84,6 @@ CREATE INDEX IF NOT EXISTS posts_language ON posts (language, created_us);
 CREATE INDEX IF NOT EXISTS posts_unenriched ON posts (created_us) WHERE enriched_us IS NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
     title, text, content='posts', content_rowid='pk', tokenize='trigram');
-CREATE TRIGGER IF NOT EXISTS posts_fts_insert AFTER INSERT ON posts BEGIN
-    INSERT INTO posts_fts (rowid, title, text) VALUES (new.pk, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS posts_fts_delete AFTER DELETE ON posts BEGIN
-    INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS posts_fts_update AFTER UPDATE OF title, text ON posts BEGIN
-    INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
-    INSERT INTO posts_fts (rowid, title, text) VALUES (new.pk, new.title, new.text);
-END;
 CREATE TABLE IF NOT EXISTS post_watchlists (
     watchlist TEXT NOT NULL,
     created_us INTEGER NOT NULL,
@@ -90,12 +91,6 @@ CREATE TABLE IF NOT EXISTS post_watchlists (
     PRIMARY KEY (watchlist, created_us, pk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS post_watchlists_pk ON post_watchlists (pk);
-CREATE TABLE IF NOT EXISTS terms (term_id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS post_terms (
-    pk INTEGER NOT NULL,
-    term_id INTEGER NOT NULL,
-    PRIMARY KEY (pk, term_id)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (
     source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_us INTEGER NOT NULL,
     PRIMARY KEY (source, key));
@@ -266,6 +261,24 @@ class _Where:
         self.clauses.append(" OR ".join(f"({o})" for o in ors))
 
 
+def terms_json(items: list[tuple[str, str, str | None]]) -> dict[str, str]:
+    """Post id -> the post's terms as a JSON array (runs in the term worker processes too)."""
+    return {pid: json.dumps(extract_terms(text, title), ensure_ascii=False) for pid, text, title in items}
+
+
+def _warm_up_terms() -> None:
+    extract_terms("预热 warm up")  # loads the jieba dictionary once per worker
+
+
+def _default_term_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cpus - 1) if cpus > 1 else 0
+
+
+def _words_changed(old: tuple[int, str | None, str] | None, post: Post) -> bool:
+    return old is None or old[1] != post.title or old[2] != post.text
+
+
 def _casefold(value: str | None) -> str | None:
     return value.casefold() if value is not None else None
 
@@ -273,14 +286,18 @@ def _casefold(value: str | None) -> str | None:
 class SqliteStore(Store):
     """The Store interface over one SQLite file (created, with its directory, on first use)."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = _BUSY_TIMEOUT_MS / 1000):
+    def __init__(self, path: str | Path, busy_timeout_s: float = _BUSY_TIMEOUT_MS / 1000,
+                 term_workers: int | None = None):
+        """``term_workers``: processes that extract terms during large writes (None = CPUs - 1,
+        at most 4; 0 = extract in this process)."""
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.term_workers = _default_term_workers() if term_workers is None else term_workers
+        self._pool: ProcessPoolExecutor | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._ready = False
-        self._term_ids: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -330,6 +347,9 @@ class SqliteStore(Store):
         if version > SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: written by a newer crisiswatch "
                              f"(schema {version} > {SCHEMA_VERSION}); upgrade crisiswatch")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"SQLite store {self.path}: created by a development build of crisiswatch "
+                             f"(schema {version}); move it away and ingest its posts again")
 
     def _read(self) -> sqlite3.Connection:
         return self._connect()
@@ -349,8 +369,6 @@ class SqliteStore(Store):
             else:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
-                with self.store._lock:
-                    self.store._term_ids.clear()  # ids inserted in the rolled-back transaction are gone
 
     def _write(self) -> "_Transaction":
         return SqliteStore._Transaction(self)
@@ -360,6 +378,7 @@ class SqliteStore(Store):
         self._connect()
 
     def close(self) -> None:
+        self._shutdown_pool()
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
@@ -384,11 +403,54 @@ class SqliteStore(Store):
                     continue
             batch.append(item)
             if len(batch) >= BATCH:
-                result += self._upsert_batch(batch)
+                result += self._upsert_many(batch)
                 batch = []
         if batch:
-            result += self._upsert_batch(batch)
+            result += self._upsert_many(batch)
         return result
+
+    def _upsert_many(self, batch: list[Post]) -> WriteResult:
+        """Write in chunks of WRITE_CHUNK posts while worker processes cut the terms of the
+        chunks still to come: term extraction (jieba) costs about as much as the writing."""
+        unique = list({post.id: post for post in batch}.values())
+        before = self._existing(self._connect(), [post.id for post in unique])
+        chunks = [unique[i:i + WRITE_CHUNK] for i in range(0, len(unique), WRITE_CHUNK)]
+        stale = [[(p.id, p.text, p.title) for p in chunk if _words_changed(before.get(p.id), p)] for chunk in chunks]
+        result = WriteResult()
+        for chunk, terms in zip(chunks, self._terms_in_order(stale)):
+            result += self._write_chunk(chunk, terms)
+        return result
+
+    def _terms_in_order(self, groups: list[list[tuple[str, str, str | None]]]) -> Iterator[dict[str, str]]:
+        pool = self._term_pool() if sum(map(len, groups)) >= POOL_MIN else None
+        if pool is None:
+            for group in groups:
+                yield terms_json(group)
+            return
+        futures = [pool.submit(terms_json, group) for group in groups]
+        for group, future in zip(groups, futures):
+            try:
+                yield future.result()
+            except (BrokenProcessPool, OSError):  # a worker died: carry on without the pool
+                self._shutdown_pool()
+                yield terms_json(group)
+
+    def _term_pool(self) -> ProcessPoolExecutor | None:
+        """Worker processes, forked, only from a single-threaded process on Linux: forking is
+        safe there and needs no re-import of the caller's main module (which spawn does, and
+        which breaks scripts without a ``__main__`` guard). Elsewhere terms are cut inline."""
+        with self._lock:
+            if (self._pool is None and self.term_workers > 0 and sys.platform.startswith("linux")
+                    and threading.active_count() == 1):
+                self._pool = ProcessPoolExecutor(self.term_workers, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_warm_up_terms)
+            return self._pool
+
+    def _shutdown_pool(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _existing(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[int, str | None, str]]:
         found: dict[str, tuple[int, str | None, str]] = {}
@@ -398,83 +460,54 @@ class SqliteStore(Store):
                 found[pid] = (pk, title, text)
         return found
 
-    def _upsert_batch(self, batch: list[Post]) -> WriteResult:
-        unique = list({post.id: post for post in batch}.values())
+    def _write_chunk(self, unique: list[Post], terms: dict[str, str]) -> WriteResult:
         ids = [post.id for post in unique]
-        conn = self._connect()
-        # Terms are the expensive part: compute them before taking the write lock, only for
-        # posts that are new or whose words changed.
-        before = self._existing(conn, ids)
-        terms: dict[str, list[str]] = {}
-        for post in unique:
-            old = before.get(post.id)
-            if old is None or old[1] != post.title or old[2] != post.text:
-                terms[post.id] = extract_terms(post.text, post.title)
         with self._write() as conn:
-            existing = self._existing(conn, ids)
+            existing = self._existing(conn, ids)  # again, under the lock: another writer may have been first
             next_pk = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM posts").fetchone()[0]
-            inserts, updates, rewrites, watch_rows, term_rows = [], [], [], [], []
+            inserts, updates, rewrites, fts_deletes, fts_inserts, watch_rows = [], [], [], [], [], []
             replaced: list[int] = []
             for post in unique:
                 created = to_us(post.created_at)
-                doc = post.model_dump_json(exclude={"title", "text"})
+                doc = post.model_dump_json(exclude={"title", "text"}, exclude_none=True)
                 old = existing.get(post.id)
+                if _words_changed(old, post) and post.id not in terms:
+                    terms.update(terms_json([(post.id, post.text, post.title)]))
                 if old is None:
                     pk = next_pk
                     next_pk += 1
                     inserts.append((pk, post.id, post.source, created, post.language, post.language, post.reach,
-                                    post.engagement.total, post.title, post.text, doc))
+                                    post.engagement.total, post.title, post.text, doc, terms[post.id]))
+                    fts_inserts.append((pk, post.title, post.text))
                 else:
                     pk = old[0]
                     replaced.append(pk)
                     updates.append((post.source, created, post.language, post.language, post.reach,
                                     post.engagement.total, doc, pk))
-                    if old[1] != post.title or old[2] != post.text:
-                        rewrites.append((post.title, post.text, pk))
-                        if post.id not in terms:  # changed by another writer since we looked
-                            terms[post.id] = extract_terms(post.text, post.title)
-                    else:
-                        terms.pop(post.id, None)
+                    if _words_changed(old, post):
+                        rewrites.append((post.title, post.text, terms[post.id], pk))
+                        fts_deletes.append((pk, old[1], old[2]))
+                        fts_inserts.append((pk, post.title, post.text))
                 for name in dict.fromkeys(post.watchlists):
                     watch_rows.append((name, created, pk))
-                if post.id in terms:
-                    term_rows.append((pk, terms[post.id]))
-            if replaced:
-                for part in _chunks(replaced):
-                    conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({_marks(len(part))})", part)
-                rewritten = [row[2] for row in rewrites]
-                for part in _chunks(rewritten):
-                    conn.execute(f"DELETE FROM post_terms WHERE pk IN ({_marks(len(part))})", part)
+            for part in _chunks(replaced):
+                conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({_marks(len(part))})", part)
             conn.executemany(
                 "INSERT INTO posts (pk, id, source, created_us, platform_language, language, reach, engagement,"
-                " title, text, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?)", inserts)
+                " title, text, doc, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
             conn.executemany(
                 "UPDATE posts SET source = ?, created_us = ?, platform_language = ?,"
                 " language = coalesce(nullif(detected_language, 'und'), ?), reach = ?, engagement = ?, doc = ?"
                 " WHERE pk = ?", updates)
-            conn.executemany("UPDATE posts SET title = ?, text = ? WHERE pk = ?", rewrites)
+            conn.executemany("UPDATE posts SET title = ?, text = ?, terms = ? WHERE pk = ?", rewrites)
+            # The full-text index is written here rather than by triggers: a trigger makes FTS5
+            # flush its buffer for every row, which is several times slower.
+            conn.executemany("INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                             fts_deletes)
+            conn.executemany("INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)", fts_inserts)
             conn.executemany("INSERT OR IGNORE INTO post_watchlists (watchlist, created_us, pk) VALUES (?,?,?)",
                              watch_rows)
-            ids_by_term = self._term_id_map(conn, {t for _, ts in term_rows for t in ts})
-            conn.executemany("INSERT OR IGNORE INTO post_terms (pk, term_id) VALUES (?,?)",
-                             ((pk, ids_by_term[t]) for pk, ts in term_rows for t in ts))
         return WriteResult(written=len(unique))
-
-    def _term_id_map(self, conn: sqlite3.Connection, wanted: set[str]) -> dict[str, int]:
-        """Integer ids of terms, adding new ones; cached because the vocabulary is small."""
-        with self._lock:
-            known = {t: self._term_ids[t] for t in wanted if t in self._term_ids}
-        missing = [t for t in wanted if t not in known]
-        if missing:
-            conn.executemany("INSERT OR IGNORE INTO terms (term) VALUES (?)", ((t,) for t in missing))
-            found: dict[str, int] = {}
-            for part in _chunks(missing):
-                found.update(conn.execute(
-                    f"SELECT term, term_id FROM terms WHERE term IN ({_marks(len(part))})", part).fetchall())
-            known.update(found)
-            with self._lock:
-                self._term_ids.update(found)
-        return known
 
     @staticmethod
     def _post(doc: str, title: str | None, text: str) -> Post:
@@ -606,9 +639,8 @@ class SqliteStore(Store):
     def top_terms(self, filter: PostFilter, limit: int = 20) -> list[TermCount]:
         where = _Where(filter)
         rows = self._read().execute(
-            "SELECT t.term, c.n FROM (SELECT pt.term_id, count(*) AS n FROM post_terms pt"
-            f" WHERE pt.pk IN (SELECT p.pk FROM posts p WHERE {where.sql}) GROUP BY pt.term_id) c"
-            " JOIN terms t ON t.term_id = c.term_id ORDER BY c.n DESC, t.term LIMIT ?", [*where.params, limit])
+            f"SELECT j.value AS term, count(*) AS n FROM posts p, json_each(p.terms) j WHERE {where.sql}"
+            " GROUP BY term ORDER BY n DESC, term LIMIT ?", [*where.params, limit])
         return [TermCount(term=term, count=n) for term, n in rows]
 
     @_guarded
@@ -639,10 +671,11 @@ class SqliteStore(Store):
     def delete_posts(self, filter: PostFilter) -> int:
         where = _Where(filter)
         with self._write() as conn:
-            pks = [r[0] for r in conn.execute(f"SELECT p.pk FROM posts p WHERE {where.sql}", where.params)]
+            rows = conn.execute(f"SELECT p.pk, p.title, p.text FROM posts p WHERE {where.sql}", where.params).fetchall()
+            conn.executemany("INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", rows)
+            pks = [r[0] for r in rows]
             for part in _chunks(pks):
                 marks = _marks(len(part))
-                conn.execute(f"DELETE FROM post_terms WHERE pk IN ({marks})", part)
                 conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({marks})", part)
                 conn.execute(f"DELETE FROM posts WHERE pk IN ({marks})", part)
         return len(pks)

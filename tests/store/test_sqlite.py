@@ -103,3 +103,16 @@ def test_short_terms_fold_case_beyond_ascii(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "cw.db") as store:
         store.upsert_posts([post("1", "ÉCOLE fermée"), post("2", "ecole")])
         assert [p.id for p in store.search(PostFilter(text="éc"))] == ["weibo:1"]
+
+
+def test_term_worker_processes_give_the_same_terms(tmp_path: Path) -> None:
+    words = ["召回", "奶粉", "refund", "delay", "客服", "outage", "中毒", "apology"]
+    posts = [post(str(i), f"{words[i % 8]}{words[(i * 3) % 8]} {words[(i * 5) % 8]} {i}", minutes=i % 600)
+             for i in range(4200)]
+    with SqliteStore(tmp_path / "pool.db", term_workers=1) as pooled, \
+            SqliteStore(tmp_path / "inline.db", term_workers=0) as inline:
+        assert pooled.upsert_posts(posts).written == 4200
+        assert pooled._pool is not None  # the large write really went through a worker process
+        inline.upsert_posts(posts)
+        assert pooled.top_terms(PostFilter(), limit=50) == inline.top_terms(PostFilter(), limit=50)
+        assert pooled.count_posts(PostFilter(text="召回")) == inline.count_posts(PostFilter(text="召回")) > 0
