@@ -15,7 +15,7 @@ from crisiswatch.config import Config, ConfigError, load_config
 from crisiswatch.store import Store, StoreError, open_store
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # FILE:LINE: messages stay one line each (grep, CI logs)
 
 ConfigOption = Annotated[
     Optional[Path],
