@@ -23,7 +23,7 @@ from crisiswatch.config import Config, ElasticsearchConfig, StoreConfig
 from crisiswatch.model import Enrichment, Post
 from crisiswatch.store import StoreError
 from crisiswatch.store.elasticsearch import ElasticsearchStore
-from tests.store.es_loopback import LoopbackElasticsearch, LoopbackState
+from tests.store.es_loopback import LoopbackElasticsearch
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
