@@ -35,7 +35,8 @@ def html_to_text(html: str) -> str:
         bad.drop_tree()
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
-    for element in root.iter(*_BLOCK_TAGS):
+    for element in root.iter(*_BLOCK_TAGS):  # a paragraph starts and ends a line
+        element.text = "\n" + (element.text or "")
         element.tail = "\n" + (element.tail or "")
     return normalise_whitespace(root.text_content())
 

@@ -50,6 +50,8 @@ class TelegramSpider(CrisisSpider):
         messages = page.css("div.tgme_widget_message[data-post]")
         reached = False
         for message in messages:
+            if "service_message" in (message.attrib.get("class") or ""):
+                continue  # "channel photo updated" and the like: not a post
             post = self.post_or_none(lambda: self.message_to_post(message, channel, title, subscribers), response.url)
             if post is None:
                 continue
@@ -70,7 +72,7 @@ class TelegramSpider(CrisisSpider):
         stamp = message.css("a.tgme_widget_message_date time::attr(datetime)").get()
         if not stamp:
             raise ValueError(f"message {data_post} has no time")
-        text = message.css(".tgme_widget_message_text").get() or ""
+        text = message.css(".tgme_widget_message_text.js-message_text").get() or ""  # not the quoted reply
         owner = message.css(".tgme_widget_message_owner_name span::text").get()
         reply = message.css("a.tgme_widget_message_reply::attr(href)").get()
         parent = None
