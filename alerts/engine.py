@@ -124,9 +124,9 @@ def run_drill(store: Store, config: Config, level: Level = Level.red, watchlist:
     probe = incident.model_copy(deep=True)
     routing.add_event(probe, "fired", "", now, level=level.value)
     channels = routing.channels_for(config, probe, probe.events[0]) or [c.name for c in config.channels if c.enabled]
-    index = routing.add_event(incident, "drill", f"drill started by {by}: every channel routed for level "
-                              f"{level.value} should receive this message", now, actor=by, channels=channels,
-                              level=level.value)
+    index = routing.add_event(incident, "drill", f"This is a drill, no action needed (started by {by}): every "
+                              f"channel routed for level {level.value} should receive this message", now, actor=by,
+                              channels=channels, level=level.value)
     routing.queue(config, incident, index, [], now)
     store.save_incident(incident)
     deliver_pending(store, config, now, incident_ids=[incident.id])

@@ -27,7 +27,9 @@ KIND_LABEL = {"fired": "new incident", "reopened": "incident reopened", "level_c
               "reminder": "still ongoing", "escalated": "ESCALATION - not acknowledged",
               "acknowledged": "acknowledged", "resolved": "resolved", "drill": "DRILL - test message"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=&@:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+"""Characters that start emphasis, code, links, images, HTML, headings or tables; without
+an unescaped ``[`` or ``<`` no link or mention can form."""
 
 
 @dataclass
@@ -129,6 +131,7 @@ class _Content:
     ack: str
     footer: str
     drill: bool
+    has_chart: bool
 
 
 def _content(config: Config, incident: Incident, event: IncidentEvent, key: str) -> _Content:
@@ -150,7 +153,7 @@ def _content(config: Config, incident: Incident, event: IncidentEvent, key: str)
         link_kind=link_kind, link=link,
         ack=f"crisiswatch alerts ack {incident.id} --by YOUR_NAME",
         footer=f"incident {incident.id} · state {incident.state.value} · opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
-               f" · ref {key}", drill=drill)
+               f" · ref {key}", drill=drill, has_chart=bool(e.get("chart")))
 
 
 # ---- formats ------------------------------------------------------------------------------
@@ -176,7 +179,7 @@ def _text(c: _Content) -> str:
 
 
 def _markdown(c: _Content) -> str:
-    lines = [f"**{escape_markdown(c.headline)}**", "", escape_markdown(c.sentence, 500), ""]
+    lines = [f"**{c.headline}**", "", escape_markdown(c.sentence, 500), ""]
     lines += [f"- {escape_markdown(n, 300)}" for n in c.numbers]
     for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
         if posts:
@@ -187,7 +190,7 @@ def _markdown(c: _Content) -> str:
     if c.terms:
         lines += ["", "**Top terms:** " + escape_markdown(", ".join(c.terms), 300)]
     link = f"[open in Kibana]({c.link})" if c.link_kind == "Kibana" else f"`{c.link.replace('`', '')}`"
-    lines += ["", f"**Posts:** {link}", f"**Acknowledge:** `{c.ack}`", "", f"_{escape_markdown(c.footer)}_"]
+    lines += ["", f"**Posts:** {link}", f"**Acknowledge:** `{c.ack}`", "", f"_{c.footer}_"]
     return "\n".join(lines)
 
 
@@ -213,6 +216,9 @@ def _html(c: _Content) -> str:
     else:
         parts.append(f"<p><b>Posts:</b> <code>{escape_html(c.link)}</code></p>")
     parts.append(f"<p><b>Acknowledge:</b> <code>{escape_html(c.ack)}</code></p>")
-    parts.append("<p>The chart is attached.</p>" if not c.drill else "<p>This is a drill: no action needed.</p>")
+    if c.drill:
+        parts.append("<p><b>This is a drill: no action needed.</b></p>")
+    elif c.has_chart:
+        parts.append("<p>The evidence chart is attached.</p>")
     parts.append(f'<p style="color:#777;font-size:small">{escape_html(c.footer)}</p>')
     return "<html><body>" + "".join(parts) + "</body></html>"
