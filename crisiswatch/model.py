@@ -167,6 +167,23 @@ class Level(str, enum.Enum):
             return NotImplemented
         return self.rank < other.rank
 
+    # The other comparisons must be defined too: as a ``str`` subclass, Level would otherwise
+    # compare by name for >, <= and >= ("yellow" > "red"), and max() would pick yellow over red.
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank >= other.rank
+
 
 _LEVEL_ORDER = [Level.blue, Level.yellow, Level.orange, Level.red]
 
