@@ -47,9 +47,13 @@ def alerts():
         now = cw.parse_time(get_current_context()["params"].get("now"))
         with open_store(config) as store:
             report = evaluate_cycle(store, config, now=now)
-        summary = _summary(report)
-        print(f"alert evaluation at {now or 'now'}: {summary}")
-        return summary
+        print(f"alert evaluation at {report.at}: {report.summary()}")
+        for line in [change.describe() for change in report.changes] + report.errors:
+            print(f"  {line}")
+        return {"at": report.at.isoformat(), "summary": report.summary(), "delivered": report.delivered,
+                "firing": [f"{e.rule} {e.watchlist or ''} {e.level.value if e.level else ''}".strip()
+                           for e in report.fired],
+                "incidents": [change.describe() for change in report.changes], "errors": report.errors}
 
     @task(trigger_rule="all_done")
     def deliver() -> int:
@@ -57,24 +61,13 @@ def alerts():
         from crisiswatch.store import open_store
 
         config = cw.task_config()
+        now = cw.parse_time(get_current_context()["params"].get("now"))
         with open_store(config) as store:
-            sent = deliver_pending(store, config)
+            sent = deliver_pending(store, config, now=now)
         print(f"{sent} queued notifications delivered")
         return sent
 
     evaluate() >> deliver()
-
-
-def _summary(report: object) -> dict:
-    """The cycle report as JSON for XCom (the run's page in the UI shows it)."""
-    if hasattr(report, "model_dump"):
-        return report.model_dump(mode="json")
-    import dataclasses
-    import json
-
-    if dataclasses.is_dataclass(report):
-        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
-    return {"report": str(report)}
 
 
 alerts()
