@@ -194,16 +194,20 @@ class ElasticsearchStore(Store):
         result = WriteResult()
         if not actions:
             return result
-        with self._errors(doing):
-            for ok, info in helpers.streaming_bulk(
-                    self.client, actions, chunk_size=self.bulk_chunk_size, raise_on_error=False,
-                    raise_on_exception=True, max_retries=self.bulk_max_retries,
-                    initial_backoff=self.bulk_initial_backoff_s, max_backoff=60):
-                if ok:
-                    result.written += 1
-                else:
-                    item_id, reason = _item_reason(info)
-                    result.failed.append(ItemError(item_id, reason))
+        try:
+            with self._errors(doing):
+                for ok, info in helpers.streaming_bulk(
+                        self.client, actions, chunk_size=self.bulk_chunk_size, raise_on_error=False,
+                        raise_on_exception=True, max_retries=self.bulk_max_retries,
+                        initial_backoff=self.bulk_initial_backoff_s, max_backoff=60):
+                    if ok:
+                        result.written += 1
+                    else:
+                        item_id, reason = _item_reason(info)
+                        result.failed.append(ItemError(item_id, reason))
+        except StoreError as exc:
+            # what was written stays written (writes are idempotent: the caller retries the batch)
+            raise StoreError(f"{exc} ({result.written} of {len(actions)} items written before the failure)") from None
         return result
 
     def _locate(self, ids: list[str]) -> dict[str, str]:
@@ -461,8 +465,7 @@ def connect(url: str, es: ElasticsearchConfig, environ: dict[str, str] | None = 
     env = os.environ if environ is None else environ
     options: dict[str, Any] = {
         "request_timeout": es.request_timeout_s,
-        "max_retries": 3,
-        "retry_on_timeout": True,
+        "max_retries": 3,  # connection failures and 502/503/504 (not timeouts: a slow query stays slow)
         "verify_certs": es.verify_certs,
     }
     if es.ca_certs:

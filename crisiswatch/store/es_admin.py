@@ -116,18 +116,33 @@ def apply_schema(client: Elasticsearch, config: ElasticsearchConfig) -> list[Cha
             raise RuntimeError(
                 f"'{names.posts}' is a plain index, not the rollover alias crisiswatch writes through "
                 f"(something wrote before setup); reindex it into '{names.posts_first_index}' and delete it")
-        client.indices.create(index=names.posts_first_index, aliases={names.posts: {"is_write_index": True}})
-        changes.append(Change("index", names.posts_first_index, "created", f"write index of alias {names.posts}"))
+        if _create_index(client, names.posts_first_index, {names.posts: {"is_write_index": True}}):
+            changes.append(Change("index", names.posts_first_index, "created", f"write index of alias {names.posts}"))
     elif names.template("posts") in updated_templates:
         changes.append(_extend_mapping(client, names.posts, templates[names.template("posts")]))
 
     for kind, index in names.concrete_indices().items():
         if not client.indices.exists(index=index).body:
-            client.indices.create(index=index)
-            changes.append(Change("index", index, "created"))
+            if _create_index(client, index):
+                changes.append(Change("index", index, "created"))
         elif names.template(kind) in updated_templates:
             changes.append(_extend_mapping(client, index, templates[names.template(kind)]))
     return changes
+
+
+def _create_index(client: Elasticsearch, index: str, aliases: dict[str, Any] | None = None) -> bool:
+    """Create an index; False when another process (a parallel Airflow task starting up)
+    created it a moment earlier, which is just as good."""
+    try:
+        if aliases:
+            client.indices.create(index=index, aliases=aliases)
+        else:
+            client.indices.create(index=index)
+    except elasticsearch.BadRequestError as exc:
+        if exc.message == "resource_already_exists_exception":
+            return False
+        raise
+    return True
 
 
 def _extend_mapping(client: Elasticsearch, index: str, template: dict[str, Any]) -> Change:

@@ -165,6 +165,15 @@ def test_setup_is_idempotent_and_reports_what_changed(server):
     assert {c.name: c.ok for c in longer.check()}["index template crisiswatch-incidents"]
 
 
+def test_setup_racing_another_process_is_not_an_error(server):
+    store = _store(server.url)
+    store.setup()
+    del server.state.aliases["crisiswatch-posts"]  # another process creates index and alias
+    changes = {(c.kind, c.name): c.action for c in store.apply_schema()}  # ... between our check and create
+    assert ("index", "crisiswatch-posts-000001") not in changes
+    assert set(changes.values()) == {"unchanged"}
+
+
 def test_check_flags_an_outdated_template(server):
     store = _store(server.url)
     store.setup()
