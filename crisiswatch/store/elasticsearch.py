@@ -29,8 +29,8 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 from crisiswatch.config import Config, ConfigError, ElasticsearchConfig, resolve_secrets
 from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, as_utc
 from crisiswatch.store import es_query as q
-from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
-                                    WriteResult)
+from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Share, Store, StoreError, TermCount,
+                                    WriteResult, _intersect)
 from crisiswatch.store.es_admin import (Change, CheckResult, VersionMismatch, apply_schema, check_cluster,
                                         ensure_compatible)
 from crisiswatch.store.es_schema import IndexNames
@@ -326,6 +326,12 @@ class ElasticsearchStore(Store):
                 if first <= index < len(counts):
                     counts[index] += bucket["doc_count"]
         return [Bucket(start=s, count=c) for s, c in zip(starts, counts)]
+
+    def share(self, part: PostFilter, whole: PostFilter) -> Share:
+        body = q.share_body(_intersect(part, whole), whole)
+        response = self._search(self.names.posts, body, "computing a share")
+        return Share(part=int(response["aggregations"]["part"]["doc_count"]),
+                     whole=int(response["hits"]["total"]["value"]))
 
     def count_by_field(self, field: str, filter: PostFilter | None = None, limit: int = 50) -> list[TermCount]:
         response = self._search(self.names.posts, q.field_counts_body(field, filter, limit), f"counting by {field}")

@@ -140,6 +140,13 @@ def histogram_body(filter: PostFilter, start: datetime, end: datetime, size: tim
     }
 
 
+def share_body(part: PostFilter, whole: PostFilter) -> dict[str, Any]:
+    """Search body: the ``whole`` posts counted exactly, the ``part`` (already intersected
+    with the whole) as a ``filter`` aggregation inside them: one request for both numbers."""
+    return {"size": 0, "track_total_hits": True, "query": filter_query(whole),
+            "aggs": {"part": {"filter": filter_query(part)}}}
+
+
 def field_counts_body(field: str, filter: PostFilter | None, limit: int) -> dict[str, Any]:
     """Search body: a terms aggregation plus a ``missing`` one (posts without a value)."""
     if field not in FIELD_MAP:

@@ -217,10 +217,13 @@ class LoopbackElasticsearch(ThreadingHTTPServer):
                         hits.append(hit)
         response: dict[str, Any] = {"took": 1, "timed_out": False, "_shards": shards,
                                     "hits": {"max_score": None, "hits": hits}}
+        if (body or {}).get("track_total_hits") is True:
+            response["hits"]["total"] = {"value": len(hits), "relation": "eq"}
         aggs = (body or {}).get("aggs") or {}
         if aggs:
             response["aggregations"] = {
-                name: ({"doc_count": 0} if "missing" in agg else {"buckets": []}) for name, agg in aggs.items()}
+                name: ({"doc_count": 0} if "missing" in agg or "filter" in agg else {"buckets": []})
+                for name, agg in aggs.items()}
         return 200, response
 
     def _bulk(self, raw: bytes) -> tuple[int, Any]:
