@@ -135,3 +135,7 @@ def test_the_check_catches_bodies_elasticsearch_would_refuse():
                for p in spec.check_request("PUT", "/_index_template/crisiswatch-posts", template))
     assert spec.check_request("PUT", "/_ilm/policy/p", {"policy": {"phases": {"hot": {"actions": {
         "rollover": {"max_sise": "1gb"}}}}}})
+    bulk = [{"update": {"_index": "i", "_id": "1"}}, {"scirpt": {"source": q.SET_ENRICHMENT_SCRIPT}},
+            {"upsert": {"_index": "i", "_id": "2"}}, {}]
+    problems = spec.check_request("POST", "/_bulk", bulk)
+    assert any("scirpt" in p for p in problems) and any("line 3" in p for p in problems)
