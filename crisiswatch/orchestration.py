@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
 from crisiswatch.config import (DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig,
                                 load_config, parse_duration, resolve_secrets)
@@ -236,6 +236,15 @@ def _log_url(ti: Any) -> str:
 
 
 # ---- small helpers the DAGs share -------------------------------------------------------
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def time_param(description: str) -> Param:
+    """An optional ISO 8601 time for a manual run (the pattern makes the trigger form reject
+    'last tuesday' before the run starts)."""
+    return Param(None, type=["null", "string"], pattern=ISO_TIME, description=description)
+
+
 def parse_time(value: str | datetime | None) -> datetime | None:
     """A Param time (ISO 8601, naive = UTC) or an Airflow context time as a plain aware UTC
     datetime (Airflow hands out pendulum subclasses whose arithmetic differs); None stays None."""

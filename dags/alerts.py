@@ -31,8 +31,7 @@ _timetable = (DeltaTriggerTimetable(_every) if not isinstance(_every, str)
     default_args=cw.task_defaults(_config),
     tags=["crisiswatch", "alerts"],
     params={
-        "now": Param(None, type=["null", "string"], format="date-time",
-                     description="Evaluate as of this time (ISO 8601, UTC) instead of the clock: "
+        "now": cw.time_param("Evaluate as of this time (ISO 8601, UTC) instead of the clock: "
                                  "drills and replays. Data after it is not looked at."),
     },
     doc_md=__doc__,

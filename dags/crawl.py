@@ -32,12 +32,10 @@ def crawl_dag(source: SourceConfig, config: Config):
         default_args=cw.task_defaults(config),
         tags=["crisiswatch", "crawl", source.platform],
         params={
-            "max_pages": Param(None, type=["null", "integer"], minimum=1,
-                               description="Pages to fetch this run instead of the source's max_pages "
-                                           "(raise it to backfill a source further back)."),
             "settings": Param({}, type="object",
                               description="Extra Scrapy settings for this run only, e.g. "
-                                          '{"DOWNLOAD_DELAY": 5}.'),
+                                          '{"DOWNLOAD_DELAY": 5} to go easy on a struggling platform or '
+                                          '{"CLOSESPIDER_PAGECOUNT": 3} for a short check.'),
         },
         doc_md=__doc__,
     )
@@ -50,8 +48,6 @@ def crawl_dag(source: SourceConfig, config: Config):
 
             params = get_current_context()["params"]
             settings = dict(params.get("settings") or {})
-            if params.get("max_pages"):
-                settings["CRISISWATCH_MAX_PAGES"] = int(params["max_pages"])
             config_path = cw.config_path()
             cw.task_config()  # secrets from Airflow connections into the environment of the crawl
             health = crawl_source(source.name, config_path=config_path, settings=settings or None,

@@ -29,10 +29,8 @@ _config = cw.dag_config()
     default_args=cw.task_defaults(_config),
     tags=["crisiswatch", "report"],
     params={
-        "start": Param(None, type=["null", "string"], format="date-time",
-                       description="Period start (ISO 8601, UTC); default: 24 hours before the run."),
-        "end": Param(None, type=["null", "string"], format="date-time",
-                     description="Period end (ISO 8601, UTC); default: the scheduled time."),
+        "start": cw.time_param("Period start (ISO 8601, UTC); default: 24 hours before the run."),
+        "end": cw.time_param("Period end (ISO 8601, UTC); default: the scheduled time."),
         "resend": Param(False, type="boolean", description="Send again to channels that already received it."),
     },
     doc_md=__doc__,

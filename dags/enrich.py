@@ -29,10 +29,8 @@ _config = cw.dag_config()
     default_args=cw.task_defaults(_config),
     tags=["crisiswatch", "nlp"],
     params={
-        "since": Param(None, type=["null", "string"], format="date-time",
-                       description="Re-enrich posts created from this time (ISO 8601, UTC)."),
-        "until": Param(None, type=["null", "string"], format="date-time",
-                       description="Re-enrich posts created before this time (ISO 8601, UTC)."),
+        "since": cw.time_param("Re-enrich posts created from this time (ISO 8601, UTC)."),
+        "until": cw.time_param("Re-enrich posts created before this time (ISO 8601, UTC)."),
         "sources": Param([], type="array", items={"type": "string"},
                          description="Only these sources (empty = all)."),
     },

@@ -145,13 +145,19 @@ def test_every_task_retries_with_backoff_and_reports_final_failure(bag):
 def test_manual_run_params_validate_their_input(bag):
     from airflow.sdk.exceptions import ParamValidationError
 
-    params = bag.dags["crawl_masto-acme"].params
-    params.validate()
-    assert set(params.keys()) == {"max_pages", "settings"}
-    params["max_pages"] = 50
+    crawl = bag.dags["crawl_masto-acme"].params
+    assert set(crawl.keys()) == {"settings"}
+    crawl["settings"] = {"DOWNLOAD_DELAY": 5}
+    crawl.validate()
+    enrich = bag.dags["enrich"].params
+    enrich["since"] = "2025-03-01T08:00:00+00:00"
+    enrich.validate()
     with pytest.raises(ParamValidationError):
-        params["max_pages"] = 0
-        params.validate()
+        enrich["since"] = "last tuesday"
+        enrich.validate()
+    with pytest.raises(ParamValidationError):
+        crawl["settings"] = "DOWNLOAD_DELAY=5"
+        crawl.validate()
 
 
 def test_a_broken_config_is_shown_as_an_import_error_naming_file_and_line(tmp_path, monkeypatch):

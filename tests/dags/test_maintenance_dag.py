@@ -16,7 +16,7 @@ from .helpers import load_dagbag
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def write_config(tmp_path: Path, receiver, store_path: Path, retention: str = "30d") -> Path:
+def write_config(tmp_path: Path, receiver, store_path: Path, retention: str = "30d", topics: bool = False) -> Path:
     path = tmp_path / "crisiswatch.yaml"
     path.write_text(f"""\
 data_dir: {tmp_path / 'data'}
@@ -24,7 +24,7 @@ store:
   sqlite_path: {store_path}
   retention: {retention}
 models:
-  topics: false
+  topics: {'true' if topics else 'false'}
 sources:
   - name: healthy
     platform: rss
@@ -52,7 +52,7 @@ def post(source: str, native: str, created_at: datetime) -> Post:
 
 def test_retention_deletes_old_posts_and_health_reports_unhealthy_sources(tmp_path, receiver, monkeypatch):
     now = datetime.now(timezone.utc)
-    config_file = write_config(tmp_path, receiver, tmp_path / "store.db")
+    config_file = write_config(tmp_path, receiver, tmp_path / "store.db", topics=True)
     with open_store(load_config(config_file)) as store:
         store.upsert_posts([post("healthy", "old", now - timedelta(days=45)), post("healthy", "new", now - timedelta(days=2))])
         store.record_crawl(CrawlHealth(source="healthy", started_at=now - timedelta(minutes=6),
@@ -68,7 +68,8 @@ def test_retention_deletes_old_posts_and_health_reports_unhealthy_sources(tmp_pa
         assert store.count_posts() == 2  # a dry run deletes nothing
 
     run = bag.dags["maintenance"].test(run_conf={"dry_run": False})  # dag.test() keeps the last run's conf
-    assert run.state == "success"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {
+        "retention": "success", "source_health": "success", "refresh_topics": "success"}
     with open_store(load_config(config_file)) as store:
         assert [p.id for p in store.search(PostFilter())] == ["healthy:new"]
 
