@@ -83,7 +83,7 @@ CREATE INDEX IF NOT EXISTS posts_sentiment ON posts (sentiment, created_us);
 CREATE INDEX IF NOT EXISTS posts_language ON posts (language, created_us);
 CREATE INDEX IF NOT EXISTS posts_unenriched ON posts (created_us) WHERE enriched_us IS NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
-    title, text, content='posts', content_rowid='pk', tokenize='trigram');
+    title, text, content='posts', content_rowid='pk', tokenize='trigram', columnsize=0);
 CREATE TABLE IF NOT EXISTS post_watchlists (
     watchlist TEXT NOT NULL,
     created_us INTEGER NOT NULL,
@@ -320,6 +320,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
             conn.execute("PRAGMA mmap_size = 268435456")
+            conn.execute("PRAGMA wal_autocheckpoint = 16384")  # checkpoint every 64 MiB, not every 4 MiB
             conn.create_function("cw_casefold", 1, _casefold, deterministic=True)
             with self._lock:
                 if not self._ready:
