@@ -235,8 +235,9 @@ class ElasticsearchStore(Store):
                     actions.append({"_op_type": "index", "_index": self.names.posts, "_id": post.id,
                                     "_source": doc})
             result += self._bulk(actions, "writing posts")
-        with self._errors("refreshing posts"):
-            self._refresh(self.names.posts)
+        if result.written:
+            with self._errors("refreshing posts"):
+                self._refresh(self.names.posts)
         return result
 
     def get_posts(self, ids: Iterable[str]) -> list[Post]:
@@ -261,8 +262,9 @@ class ElasticsearchStore(Store):
                                 "script": {"source": q.SET_ENRICHMENT_SCRIPT, "lang": "painless",
                                            "params": {"enrichment": enrichment.model_dump(mode="json")}}})
             result += self._bulk(actions, "writing enrichments")
-        with self._errors("refreshing posts"):
-            self._refresh(self.names.posts)
+        if result.written:
+            with self._errors("refreshing posts"):
+                self._refresh(self.names.posts)
         return result
 
     def get_enrichments(self, post_ids: Iterable[str]) -> dict[str, Enrichment]:
