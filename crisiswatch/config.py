@@ -443,6 +443,9 @@ class AirflowConfig(_Section):
     """Enrichment batches allowed at once (pool ``crisiswatch_enrich``; each loads the models)."""
     enrich_batch_size: int = Field(default=512, ge=1)
     """Posts per mapped enrichment task."""
+    enrich_queue: str = "default"
+    """Executor queue of the enrichment batches: with the Celery executor, a GPU worker started
+    with ``airflow celery worker --queues gpu`` takes them when this is ``gpu``."""
     enrich_max_batches: int = Field(default=32, ge=1)
     """Most batches one enrich run plans; the rest waits for the next run."""
     crawl_timeout: Duration = "30m"

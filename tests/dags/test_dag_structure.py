@@ -41,6 +41,7 @@ airflow:
   retry_delay: 30s
   max_retry_delay: 10m
   pool_slots: {mastodon: 3}
+  enrich_queue: gpu
   operations_channels: [ops]
   briefing_schedule: "0 6 * * *"
 """
@@ -100,7 +101,7 @@ def test_enrich_runs_on_raw_posts_and_maps_batches_in_the_enrich_pool(bag):
     dag = bag.dags["enrich"]
     assert dag.timetable.asset_condition.objects == (cw.RAW_POSTS,)
     batch = dag.get_task("enrich_batch")
-    assert batch.pool == cw.ENRICH_POOL
+    assert (batch.pool, batch.queue) == (cw.ENRICH_POOL, "gpu")
     assert batch.is_mapped  # one task instance per batch that plan returns
     assert batch.op_kwargs_expand_input.value["post_ids"].operator.task_id == "plan"
     assert [asset.uri for asset in dag.get_task("publish").outlets] == [cw.ENRICHED_POSTS.uri]
