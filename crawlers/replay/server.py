@@ -28,7 +28,7 @@ from crisiswatch.config import SourceConfig
 from crisiswatch.scenario import Scenario
 
 log = logging.getLogger(__name__)
-DEFAULT_ROBOTS = "User-agent: *\nDisallow: /private/\n"
+DEFAULT_ROBOTS = "User-agent: *\nDisallow: /rss/private/\n"
 
 
 @dataclass
@@ -37,8 +37,8 @@ class Fault:
 
     kind: ``status`` (answer ``status`` with ``headers``), ``body`` (send ``body`` as it is),
     ``truncate`` (announce the full length, send half, close), ``cut`` (send the first half
-    as if it were all: the HTTP layer cannot tell), ``utf8`` (put invalid bytes
-    into the body), ``pad`` (make a valid body ``size`` bytes long), ``hang`` (wait
+    as if it were all: the HTTP layer cannot tell), ``utf8`` (put an invalid byte
+    into the body, at ``body`` if given), ``pad`` (make a valid body ``size`` bytes long), ``hang`` (wait
     ``seconds`` before answering). ``times`` = how many requests it hits (None = all).
     """
 
@@ -77,7 +77,7 @@ class ReplayServer:
         self.requests: list[LoggedRequest] = []
         self.robots_txt = DEFAULT_ROBOTS
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = _QuietServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -194,6 +194,17 @@ class ReplayServer:
         return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gives up (a timeout test) is normal here, not a traceback on stderr."""
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def apply_body_fault(reply: Reply, fault: Fault | None) -> Reply:
     if fault is None:
         return reply
@@ -202,18 +213,19 @@ def apply_body_fault(reply: Reply, fault: Fault | None) -> Reply:
     if fault.kind == "cut":
         return Reply(reply.status, reply.body[: len(reply.body) // 2], reply.content_type, reply.headers)
     if fault.kind == "utf8":
-        return Reply(reply.status, _break_utf8(reply.body), reply.content_type, reply.headers)
+        return Reply(reply.status, _break_utf8(reply.body, fault.body), reply.content_type, reply.headers)
     if fault.kind == "pad":
         return Reply(reply.status, _pad(reply.body, reply.content_type, fault.size), reply.content_type, reply.headers)
     return reply
 
 
-def _break_utf8(body: bytes) -> bytes:
-    """Replace the first byte of the first multi-byte character (or a letter) inside text with 0xFF."""
-    match = re.search(rb"[\xc2-\xf4][\x80-\xbf]+", body) or re.search(rb'"text": "([A-Za-z])', body)
-    if match is None:
-        return body + b"\xff"
-    start = match.start(1) if match.re.groups else match.start()
+def _break_utf8(body: bytes, marker: bytes = b"") -> bytes:
+    """Overwrite one byte inside the text with 0xFF (never valid UTF-8): the first byte of
+    ``marker`` if given and present, else of the first multi-byte character."""
+    start = body.find(marker) if marker else -1
+    if start < 0:
+        match = re.search(rb"[\xc2-\xf4][\x80-\xbf]+", body)
+        start = match.start() if match else len(body) // 2
     return body[:start] + b"\xff" + body[start + 1:]
 
 
