@@ -8,6 +8,8 @@ Elasticsearch. The shared contract tests in ``tests/store/contract.py`` pin that
 from __future__ import annotations
 
 import abc
+import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -269,7 +271,15 @@ _QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 def parse_text_query(text: str) -> list[list[str]]:
     """``PostFilter.text`` as alternatives of required terms: ``a b OR "c d"`` ->
     ``[["a", "b"], ["c d"]]``. Every backend parses queries here so they agree; an empty
-    query (or one of only ``OR``) gives ``[]``, which matches every post."""
+    query (or one of only ``OR``) gives ``[]``, which matches every post.
+
+    A Chinese term also matches its other script: ``质量`` gives the alternatives ``质量``
+    and ``質量`` (Simplified/Traditional by OpenCC), so one search finds posts from the
+    mainland, Hong Kong and Taiwan alike."""
+    return _with_script_variants(_split_query(text))
+
+
+def _split_query(text: str) -> list[list[str]]:
     alternatives: list[list[str]] = [[]]
     for match in _QUERY_TOKEN.finditer(text):
         phrase, word = match.groups()
@@ -280,3 +290,33 @@ def parse_text_query(text: str) -> list[list[str]]:
         if term:
             alternatives[-1].append(term)
     return [alt for alt in alternatives if alt]
+
+
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_MAX_ALTERNATIVES = 32
+
+
+@functools.cache
+def _opencc(config: str):  # noqa: ANN202
+    from opencc import OpenCC
+
+    return OpenCC(config)
+
+
+def script_variants(term: str) -> list[str]:
+    """The term as written, in Simplified and in Traditional Chinese (distinct, in that order)."""
+    if not _CJK_CHAR.search(term):
+        return [term]
+    return list(dict.fromkeys([term, _opencc("t2s").convert(term), _opencc("s2t").convert(term)]))
+
+
+def _with_script_variants(alternatives: list[list[str]]) -> list[list[str]]:
+    """Each alternative once per combination of its terms' script variants (kept as written
+    when that would give more than _MAX_ALTERNATIVES alternatives)."""
+    expanded: list[list[str]] = []
+    for terms in alternatives:
+        combos = [list(c) for c in itertools.product(*(script_variants(t) for t in terms))]
+        expanded.extend(combos if len(combos) <= _MAX_ALTERNATIVES else [terms])
+    if len(expanded) > _MAX_ALTERNATIVES:
+        return alternatives
+    return list({tuple(t): t for t in expanded}.values())

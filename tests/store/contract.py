@@ -249,6 +249,9 @@ class StoreContract:
         ("中毒", {"weibo:zh1", "weibo:zh2"}),                      # Simplified and Traditional posts
         ("退貨", {"weibo:zh2"}),                                   # Traditional, two characters
         ("餐廳的食物", {"weibo:zh2"}),                              # Traditional, substring of a sentence
+        ("退货", {"weibo:zh2"}),                                   # Simplified query, Traditional post
+        ("餐厅的食物", {"weibo:zh2"}),
+        ("寶寶", {"weibo:zh1"}),                                   # Traditional query, Simplified post
         ("食物中毒", {"weibo:zh1"}),                               # four characters
         ("天", {"weibo:zh3"}),                                     # one character
         ("recall", {"reddit:en1"}),                               # case-insensitive
