@@ -141,8 +141,9 @@ def incident_context(store: Store, config: Config, incident_id: str,
     if incident.resolved_at:
         markers.append(charts.Marker(incident.resolved_at, "resolved", "#333333"))
 
-    first = _evidence_posts(store, incident, "first_posts") or store.first_posts(
-        story.narrow(sentiments=("negative",)), limit=5) or store.first_posts(story, limit=5)
+    candidates = _evidence_posts(store, incident, "first_posts") + (
+        store.first_posts(story.narrow(sentiments=("negative",)), limit=5) or store.first_posts(story, limit=5))
+    first = sorted({p.id: p for p in candidates}.values(), key=lambda p: (p.created_at, p.id))[:5]
     spread = store.top_posts(story, order="engagement", limit=5)
     reach = store.top_posts(story, order="reach", limit=5)
     sources = [(t.term, t.count) for t in store.count_by_field("source", story)]
