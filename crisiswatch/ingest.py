@@ -272,7 +272,7 @@ def _load_matcher(config: Any) -> Any:
 
 
 def ingest_jsonl(store: Store, path: str | Path, *, config: Any = None, default_source: str | None = None,
-                 batch_size: int = 2000, progress: Callable[[int], None] | None = None) -> IngestSummary:
+                 batch_size: int = 20_000, progress: Callable[[int], None] | None = None) -> IngestSummary:
     """Stream a JSONL file into the store in batches.
 
     Posts that arrive without watchlists are matched against the configured watchlists

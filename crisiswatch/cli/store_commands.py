@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                           TimeElapsedColumn)
 from rich.table import Table
 
 from crisiswatch.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
@@ -53,8 +56,25 @@ def build_filter(text: str | None = None, since: str | None = None, until: str |
 
 
 def _progress(*columns: object) -> Progress:
+    """A progress bar refreshed by the work itself, not by a thread: the store forks term
+    workers only from a single-threaded process (see SqliteStore)."""
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), *columns,
-                    TimeElapsedColumn(), console=err_console, transient=True)
+                    TimeElapsedColumn(), console=err_console, transient=True, auto_refresh=False)
+
+
+def _reporter(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    """Progress callback that redraws at most ten times a second."""
+    last = 0.0
+
+    def report(done: int) -> None:
+        nonlocal last
+        progress.update(task, completed=done)
+        now = time.monotonic()
+        if now - last >= 0.1:
+            last = now
+            progress.refresh()
+
+    return report
 
 
 def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post per line")],
@@ -76,7 +96,7 @@ def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post 
     with store_or_exit(cfg) as store, _progress(DownloadColumn()) as progress:
         task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
         summary = ingest_jsonl(store, file, config=cfg if match else None, default_source=source,
-                               progress=lambda done: progress.update(task, completed=done))
+                               progress=_reporter(progress, task))
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
         err_console.print(f"{file}:{error.line}: {error.reason}", highlight=False, markup=False, soft_wrap=True)
     if len(summary.errors) > MAX_ERRORS_SHOWN:
@@ -184,7 +204,7 @@ def export(fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (lossl
                 raise fail(f"{output}: cannot write: {exc.strerror}", code=2) from None
             with handle, _progress(MofNCompleteColumn()) as progress:
                 task = progress.add_task(f"Exporting to {output.name}", total=total)
-                count = export_posts(store, handle, fmt, flt, progress=lambda n: progress.update(task, completed=n))
+                count = export_posts(store, handle, fmt, flt, progress=_reporter(progress, task))
     if output is not None:
         console.print(f"{output}: {count} posts written ({fmt})", highlight=False, soft_wrap=True)
 
