@@ -132,12 +132,18 @@ def parse_time(value: Any) -> datetime:
 
 
 def _count(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dict):  # {"count": 3} as some APIs nest it
+    """A count from another tool's record; what cannot be read as one is unknown (None)
+    rather than a reason to drop the post."""
+    if isinstance(value, dict):  # {"count": 3}, as some APIs nest it
         value = value.get("count")
-    number = int(float(value))
-    return max(number, 0)
+    if isinstance(value, list):  # the comments themselves
+        return len(value)
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        return max(int(float(value)), 0)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def post_from_loose(obj: dict[str, Any], default_source: str | None = None) -> Post:

@@ -76,7 +76,8 @@ def test_loose_records_from_other_tools(tmp_path: Path) -> None:
         json.dumps({"id": "t3_abc", "title": "Is Acme safe?", "selftext": "asking", "created_utc": 1772352000.0,
                     "score": 41, "num_comments": 7, "author": "carol", "permalink": "/r/x/abc"}),
         json.dumps({"mid": "5001", "content": "微博内容", "timestamp": 1772352000123, "attitudes_count": "12",
-                    "followers": 50, "watchlists": "acme; lexicon"}),
+                    "followers": 50, "watchlists": "acme; lexicon", "comments": [{"text": "a"}, {"text": "b"}],
+                    "reposts_count": "n/a"}),
     )
     report = read_jsonl(path, default_source="reddit")
     assert report.errors == []
@@ -91,6 +92,7 @@ def test_loose_records_from_other_tools(tmp_path: Path) -> None:
     assert reddit.created_at == datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
     assert weibo.id == "reddit:5001" and weibo.created_at.microsecond == 123000
     assert weibo.engagement.likes == 12 and weibo.author.followers == 50 and weibo.watchlists == ["acme", "lexicon"]
+    assert weibo.engagement.replies == 2 and weibo.engagement.shares is None  # unreadable counts are unknown
 
 
 @pytest.mark.parametrize(("value", "expected"), [
