@@ -656,6 +656,8 @@ class SqliteStore(Store):
 
     @_guarded
     def iter_posts(self, filter: PostFilter | None = None, batch_size: int = 1000) -> Iterator[Post]:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         where = _Where(filter, extra=["(p.created_us, p.pk) > (?, ?)"])
         sql = (f"SELECT p.created_us, p.pk, p.doc, p.title, p.text FROM posts p WHERE {where.sql}"
                " ORDER BY p.created_us, p.pk LIMIT ?")
