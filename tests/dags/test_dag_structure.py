@@ -170,7 +170,7 @@ def test_a_broken_config_is_shown_as_an_import_error_naming_file_and_line(tmp_pa
     assert f"{broken}:2: sources[0].name" in messages
     assert f"{broken}:3: sources[0].platform" in messages
     assert set(Path(path).name for path in bag.import_errors) == {
-        "crawl.py", "enrich.py", "alerts.py", "daily_briefing.py", "maintenance.py"}
+        "crawl_dag.py", "enrich_dag.py", "alerts_dag.py", "daily_briefing_dag.py", "maintenance_dag.py"}
 
 
 def test_config_path_prefers_the_airflow_variable(tmp_path, monkeypatch):
@@ -192,3 +192,15 @@ def test_channel_secrets_come_from_airflow_connections_when_not_in_the_environme
     environ = {"CRISISWATCH_OTHER_TOKEN": "from-env"}
     assert cw.export_connection_secrets(config, environ) == ["CRISISWATCH_HOOK_TOKEN"]
     assert environ == {"CRISISWATCH_OTHER_TOKEN": "from-env", "CRISISWATCH_HOOK_TOKEN": "s3cr3t"}
+
+
+def test_no_dag_file_shadows_a_package_its_tasks_import():
+    """Airflow puts dags/ first on sys.path in task processes: a DAG file called alerts.py
+    would be imported instead of the alerts package and every alerts task would fail."""
+    import importlib.util
+
+    from .helpers import DAGS_FOLDER
+
+    for dag_file in DAGS_FOLDER.glob("*.py"):
+        spec = importlib.util.find_spec(dag_file.stem)
+        assert spec is None or Path(spec.origin).parent == DAGS_FOLDER, (dag_file.name, spec.origin)
