@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
-from w3lib.url import canonicalize_url
+from w3lib.url import safe_url_string
 
-_LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][\w:-]*|/[a-zA-Z][\w:-]*)(?:\s[^<>]*)?/?>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_LOOKS_LIKE_HTML = re.compile(r"</?[a-zA-Z][\w:-]*(?:\s[^<>]*)?/?>|&#?\w+;")
 _BLOCK_TAGS = {"p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre"}
 _HSPACE = re.compile(r"[^\S\n]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
@@ -56,9 +56,9 @@ def canonical_url(url: str | None) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
-    cleaned = urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
-    return canonicalize_url(cleaned, keep_fragments=False)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    cleaned = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+    return safe_url_string(cleaned)  # percent-encodes what must be, as browsers do
 
 
 def parse_count(value: object) -> int | None:

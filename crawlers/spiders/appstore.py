@@ -30,6 +30,7 @@ def label(node: Any, default: Any = None) -> Any:
 class AppStoreSpider(CrisisSpider):
     name = "appstore"
     default_base_url = "https://itunes.apple.com"
+    target_kinds = ("apps",)
 
     def pairs(self) -> list[tuple[str, str]]:
         countries = self.option("countries", ["us"])

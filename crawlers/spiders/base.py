@@ -80,6 +80,8 @@ class CrisisSpider(scrapy.Spider):
     """Base of the platform spiders; ``name`` is the platform, ``-a source=`` picks the source."""
 
     default_base_url: str = ""
+    target_kinds: tuple[str, ...] = ()
+    """The ``targets`` keys this spider reads; others are reported (a misspelt key is not silent)."""
 
     def __init__(self, source: str | None = None, config: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -145,6 +147,10 @@ class CrisisSpider(scrapy.Spider):
 
     async def start(self):  # noqa: ANN201
         """Read the saved cursors, then issue each target's first request."""
+        unknown = sorted(set(self.source_config.targets) - set(self.target_kinds))
+        if unknown:
+            self.count_error(f"targets {', '.join(unknown)} are not read by the {self.name} spider "
+                             f"(it reads {', '.join(self.target_kinds)}); ignored")
         try:
             cursors = self.load_cursors()
             requests = list(self.start_walks(cursors))

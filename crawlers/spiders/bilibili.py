@@ -25,6 +25,7 @@ from crisiswatch.model import Author, Engagement, Post
 class BilibiliSpider(CrisisSpider):
     name = "bilibili"
     default_base_url = "https://api.bilibili.com"
+    target_kinds = ("videos",)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -29,6 +29,7 @@ PROFILE_BATCH = 25
 class BlueskySpider(CrisisSpider):
     name = "bluesky"
     default_base_url = "https://public.api.bsky.app"
+    target_kinds = ("accounts", "searches")
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

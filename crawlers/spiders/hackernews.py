@@ -1,6 +1,6 @@
 """Hacker News through the Algolia search API (``/api/v1/search_by_date``), newest first.
 
-Targets: ``queries``. Algolia serves at most 1000 hits per query (``nbPages`` stops
+Targets: ``queries`` (or ``keywords``; an empty query means everything). Algolia serves at most 1000 hits per query (``nbPages`` stops
 there), so a busy query is cut into time slices: when the pages run out while
 ``nbHits`` says there is more, the next slice asks for ``created_at_i<=`` the oldest
 time seen (``numericFilters``). The cursor is the newest ``created_at_i`` (epoch
@@ -24,10 +24,12 @@ from crisiswatch.model import Author, Engagement, Post
 class HackerNewsSpider(CrisisSpider):
     name = "hackernews"
     default_base_url = "https://hn.algolia.com"
+    target_kinds = ("queries", "keywords")
 
     def queries(self) -> list[str]:
         """Configured queries; an empty one is allowed and means every story and comment."""
-        return [str(q) for q in self.source_config.targets.get("queries", [])]
+        targets = self.source_config.targets
+        return [str(q) for q in targets.get("queries", []) + targets.get("keywords", [])]
 
     def walk_keys(self) -> list[str]:
         return [f"query:{q}" for q in self.queries()]

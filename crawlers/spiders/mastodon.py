@@ -1,7 +1,8 @@
 """Mastodon: hashtag and public timelines of each configured instance.
 
 Targets: ``instances`` (host names or URLs; default the source's base_url),
-``hashtags`` (without '#'), ``timelines`` (``public`` and/or ``local``).
+``hashtags`` (without '#'), ``timelines`` (``public`` and/or ``local``), ``accounts``
+(``name`` or ``name@other.host``: their statuses, after ``/api/v1/accounts/lookup``).
 Before reading timelines the spider asks the instance (``/api/v2/instance``) whether its
 feeds are public: since Mastodon 4.4 an admin can restrict them to logged-in users
 (``configuration.timelines_access``), and asking avoids a 401/422 per target.
@@ -39,6 +40,7 @@ def parse_link_header(value: str | None) -> dict[str, str]:
 class MastodonSpider(CrisisSpider):
     name = "mastodon"
     default_base_url = "https://mastodon.social"
+    target_kinds = ("instances", "hashtags", "timelines", "accounts")
 
     def instances(self) -> list[str]:
         configured = self.targets("instances") or [self.base_url]
@@ -55,8 +57,13 @@ class MastodonSpider(CrisisSpider):
                           "live_feeds"))
         return feeds
 
+    def account_keys(self, instance: str) -> list[tuple[str, str]]:
+        host = urlsplit(instance).netloc
+        return [(f"{host}|account:{a.lstrip('@').lower()}", a.lstrip("@")) for a in self.targets("accounts")]
+
     def walk_keys(self) -> list[str]:
-        return [key for instance in self.instances() for key, _, _ in self.feeds(instance)]
+        return [key for instance in self.instances()
+                for key in [k for k, _, _ in self.feeds(instance)] + [k for k, _ in self.account_keys(instance)]]
 
     def start_walks(self, cursors: dict[str, str]) -> Iterable[scrapy.Request]:
         for instance in self.instances():
@@ -84,6 +91,16 @@ class MastodonSpider(CrisisSpider):
             separator = "&" if "?" in path else "?"
             since = f"&since_id={feed_walk.since}" if feed_walk.since else ""
             yield self.request(f"{instance}{path}{separator}limit={limit}{since}", feed_walk, self.parse_timeline)
+        for key, account in self.account_keys(instance):
+            account_walk = self.new_walk(key, cursors, numeric=True)
+            yield self.request(self.url_at(instance, "/api/v1/accounts/lookup", acct=account), account_walk,
+                               self.parse_account, instance=instance)
+
+    def parse_account(self, response: Response, walk: Walk, instance: str) -> Iterator[scrapy.Request]:
+        account = self.json_body(response)
+        url = self.url_at(instance, f"/api/v1/accounts/{account['id']}/statuses", limit=self.option("limit", 40),
+                          since_id=walk.since)
+        yield self.request(url, walk, self.parse_timeline)
 
     def parse_timeline(self, response: Response, walk: Walk) -> Iterator[Any]:
         statuses = self.json_body(response)

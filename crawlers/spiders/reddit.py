@@ -27,6 +27,7 @@ from crisiswatch.model import Author, Engagement, Post
 class RedditSpider(CrisisSpider):
     name = "reddit"
     default_base_url = "https://oauth.reddit.com"
+    target_kinds = ("subreddits", "searches")
 
     def listings(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(cursor key, path, extra query) per listing to walk."""

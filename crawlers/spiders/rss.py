@@ -52,6 +52,7 @@ def _text(node: etree._Element, path: str) -> str | None:
 class RssSpider(CrisisSpider):
     name = "rss"
     default_base_url = ""
+    target_kinds = ("feeds",)
 
     def feed_urls(self) -> list[tuple[str, str]]:
         """(cursor key, URL) per feed."""

@@ -25,6 +25,7 @@ from crisiswatch.model import Author, Engagement, Post
 class TelegramSpider(CrisisSpider):
     name = "telegram"
     default_base_url = "https://t.me"
+    target_kinds = ("channels",)
 
     def walk_keys(self) -> list[str]:
         return [f"channel:{c.lstrip('@').lower()}" for c in self.targets("channels")]

@@ -43,6 +43,7 @@ def mblogs(cards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 class WeiboSpider(CrisisSpider):
     name = "weibo"
     default_base_url = "https://m.weibo.cn"
+    target_kinds = ("keywords", "users")
 
     def containers(self) -> list[tuple[str, str]]:
         search_type = self.option("search_type", 61)

@@ -222,3 +222,15 @@ def test_replay_server_speaks_the_recorded_format(platform, fixture, pick):
     invented = set(rendered) - set(recorded_item)
     assert not invented, f"replay invents {sorted(invented)}"
     assert len(set(rendered)) >= 0.3 * len(set(recorded_item))
+
+
+def test_unknown_target_keys_are_reported_not_silently_ignored(tmp_path):
+    spider = spider_for(RssSpider, tmp_path, targets={"feed": ["https://news.example/rss"]})  # misspelt
+    spider.load_cursors = lambda: {}
+    import asyncio
+
+    async def drain():
+        return [r async for r in spider.start()]
+
+    assert asyncio.run(drain()) == []
+    assert "targets feed are not read by the rss spider (it reads feeds); ignored" in spider.errors[0]

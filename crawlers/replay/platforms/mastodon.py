@@ -84,14 +84,23 @@ def handle(catalog: Catalog, now: datetime, method: str, path: str, query: dict[
     host = headers.get("host", "127.0.0.1")
     if path == "/api/v2/instance":
         return Reply.json(instance(catalog, host))
-    if path == "/api/v1/timelines/public":
+    if path == "/api/v1/accounts/lookup":
+        acct = (query.get("acct") or [""])[0].lower()
+        for post in catalog.posts.get(PLATFORM, []):
+            if (post.author.handle or "").lower() == acct:
+                return Reply.json(render_status(catalog, post, host)["account"])
+        return Reply.json({"error": "Record not found"}, status=404)
+    if path.startswith("/api/v1/accounts/") and path.endswith("/statuses"):
+        account_id = path.split("/")[4]
+        where = lambda p: render_status(catalog, p, host)["account"]["id"] == account_id  # noqa: E731
+    elif path == "/api/v1/timelines/public":
         where = None
     elif path.startswith("/api/v1/timelines/tag/"):
         tag = "#" + unquote(path.rsplit("/", 1)[1]).lower()
         where = lambda p: tag in p.text.lower()  # noqa: E731
     else:
         return Reply.json({"error": "Record not found"}, status=404)
-    if catalog.options.get("mastodon_timelines_access", "public") != "public":
+    if path.startswith("/api/v1/timelines") and catalog.options.get("mastodon_timelines_access", "public") != "public":
         return Reply.json({"error": "This method requires an authenticated user"}, status=401)
     limit = min(int(_one(query, "limit") or 20), 40)
     statuses = catalog.visible(PLATFORM, now, where)
