@@ -82,6 +82,18 @@ class SeasonalModel:
         return np.array([self.slot_profile[_slot(t, self.bucket, self.slots_per_day)] * self.weekday_factor[t.weekday()]
                          for t in starts])
 
+    def expected_range(self, first: datetime, count: int) -> np.ndarray:
+        """``expected`` for ``count`` consecutive buckets from ``first`` (vectorised)."""
+        if count <= 0:
+            return np.zeros(0)
+        per_day = self.slots_per_day
+        midnight = first.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        offset = _slot(first, self.bucket, per_day) if per_day > 1 else 0
+        index = np.arange(count) + offset
+        day = index // per_day if per_day > 1 else np.floor(np.arange(count) * (self.bucket / DAY)).astype(int)
+        weekday = (midnight.weekday() + day) % WEEK_DAYS
+        return self.slot_profile[index % per_day] * self.weekday_factor[weekday]
+
 
 def _slot(t: datetime, bucket: timedelta, slots_per_day: int) -> int:
     if slots_per_day == 1:
@@ -171,10 +183,8 @@ def seasonal_deviation(history: np.ndarray, start: datetime, bucket: timedelta,
     history = np.asarray(history, dtype=float)
     observed = np.asarray(observed, dtype=float)
     model = fit_seasonal(history, start, bucket)
-    hist_starts = [start + k * bucket for k in range(len(history))]
-    obs_starts = [start + (len(history) + k) * bucket for k in range(len(observed))]
-    hist_expected = model.expected(hist_starts)
-    obs_expected = model.expected(obs_starts)
+    hist_expected = model.expected_range(start, len(history))
+    obs_expected = model.expected_range(start + len(history) * bucket, len(observed))
     results = []
     for span in spans:
         span = min(span, len(observed))

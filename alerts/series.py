@@ -36,6 +36,7 @@ class SeriesCache:
         self.persist = persist
         self.settle_override = settle_override
         self._memory: dict[str, dict] = {}
+        self._cycle: dict[tuple[str, datetime], tuple[datetime, list[int]]] = {}
         self.reads = 0
 
     def _key(self, flt: PostFilter, size: timedelta) -> str:
@@ -75,11 +76,9 @@ class SeriesCache:
                 out[:usable] = cached[offset:offset + usable]
                 fetch_from = start + usable * size
         if fetch_from < end:
-            self.reads += 1
-            buckets = self.store.count_by_bucket(flt, fetch_from, end, size)
             first = int((fetch_from - start) / size)
-            for k, bucket in enumerate(buckets[: n - first]):
-                out[first + k] = bucket.count
+            fetched = self._recent(key, flt, fetch_from, end, size)
+            out[first:] = fetched[: n - first]
         stable_end = floor_time(end - settle, size)
         stable = max(0, min(n, int((stable_end - start) / size)))
         old_stable = 0
@@ -91,3 +90,65 @@ class SeriesCache:
             if self.persist:
                 self.store.set_state(key, json.dumps({"start": start.isoformat(), "counts": new_entry["counts"]}))
         return out
+
+    def _recent(self, key: str, flt: PostFilter, fetch_from: datetime, end: datetime, size: timedelta) -> list[int]:
+        """Counts for ``[fetch_from, end)``, shared by the rules of one cycle that watch the same
+        posts (a volume rule and a share rule on negative posts of a brand read them once)."""
+        if len(self._cycle) > 10_000:  # a long backtest: keep the memo small
+            self._cycle = {k: v for k, v in self._cycle.items() if k[1] == end}
+        memo = self._cycle.get((key, end))
+        if memo is not None and memo[0] <= fetch_from:
+            offset = int((fetch_from - memo[0]) / size)
+            return memo[1][offset:]
+        self.reads += 1
+        counts = [b.count for b in self.store.count_by_bucket(flt, fetch_from, end, size)]
+        self._cycle[(key, end)] = (fetch_from, counts)
+        return counts
+
+    def field_counts(self, field: str, flt: PostFilter, start: datetime, end: datetime, size: timedelta,
+                     settle: timedelta) -> dict[str, int]:
+        """``count_by_field`` over ``[start, end)`` (aligned to ``size``), kept up to date incrementally.
+
+        The cached totals cover a stable range; a new request adds the buckets that became
+        stable, subtracts those that left the range, and reads the unstable tail directly.
+        """
+        settle = self.settle_override if self.settle_override is not None else settle
+        key = self._key(flt, size) + ":" + field
+        stable_end = max(start, min(end, floor_time(end - settle, size)))
+        entry = self._memory.get(key)
+        if entry is None and self.persist:
+            raw = self.store.get_state(key)
+            if raw:
+                try:
+                    data = json.loads(raw)
+                    entry = {"start": datetime.fromisoformat(data["start"]), "end": datetime.fromisoformat(data["end"]),
+                             "counts": {k: int(v) for k, v in data["counts"].items()}}
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    entry = None
+        if entry is not None and entry["start"] <= start <= entry["end"] <= stable_end:
+            totals = dict(entry["counts"])
+            if entry["start"] < start:
+                self._add(totals, field, flt, entry["start"], start, -1)
+            if entry["end"] < stable_end:
+                self._add(totals, field, flt, entry["end"], stable_end, +1)
+        else:
+            totals = {}
+            self._add(totals, field, flt, start, stable_end, +1)
+        totals = {k: v for k, v in totals.items() if v > 0}
+        changed = entry is None or (entry["start"], entry["end"]) != (start, stable_end)
+        self._memory[key] = {"start": start, "end": stable_end, "counts": totals}
+        if changed and self.persist:
+            self.store.set_state(key, json.dumps({"start": start.isoformat(), "end": stable_end.isoformat(),
+                                                  "counts": totals}, ensure_ascii=False))
+        result = dict(totals)
+        if stable_end < end:
+            self._add(result, field, flt, stable_end, end, +1)
+        return result
+
+    def _add(self, totals: dict[str, int], field: str, flt: PostFilter, since: datetime, until: datetime,
+             sign: int) -> None:
+        if until <= since:
+            return
+        self.reads += 1
+        for item in self.store.count_by_field(field, flt.narrow(since=since, until=until), limit=100_000):
+            totals[item.term] = totals.get(item.term, 0) + sign * item.count

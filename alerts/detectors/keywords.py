@@ -121,8 +121,11 @@ def cross_platform(ctx: RuleContext) -> list[Evaluation]:
     if len(overall) < ctx.params.min_sources:
         return [idle(ctx, observed=len(overall), unit="sources", title="too few sources in the window")]
     candidates: list[tuple[str, str, PostFilter]] = []
-    for term in lexicon(ctx)[:MAX_TERM_BREAKDOWN]:
-        candidates.append((f"term:{term}", f"'{term}'", base.narrow(text=any_of([term], base.text))))
+    terms = lexicon(ctx)[:MAX_TERM_BREAKDOWN]
+    # one query for all crisis terms first: per-term queries only when they could spread
+    if terms and len(_sources_with(ctx, window.narrow(text=any_of(terms, base.text)))) >= ctx.params.min_sources:
+        for term in terms:
+            candidates.append((f"term:{term}", f"'{term}'", base.narrow(text=any_of([term], base.text))))
     if ctx.params.topics:
         for topic in ctx.store.count_by_field("topic_id", window, limit=10):
             if topic.term not in ("none", "-1") and topic.count >= ctx.params.min_per_source * ctx.params.min_sources:

@@ -34,8 +34,8 @@ def emerging_topic(ctx: RuleContext) -> list[Evaluation]:
     has_history = window_start - start >= max(parse_duration(params.min_history), ctx.bucket)
     past = {}
     if has_history and start < window_start:
-        past = {t.term: t.count for t in ctx.store.count_by_field("topic_id", base.narrow(since=start, until=window_start),
-                                                                    limit=1000)}
+        past = ctx.cache.field_counts("topic_id", base, start, window_start, ctx.bucket,
+                                      parse_duration(params.settle))
     scale = (end - window_start) / (window_start - start) if has_history and window_start > start else 0.0
     best = None
     for topic, count in now.items():
