@@ -68,7 +68,7 @@ def test_levels_go_up_and_down_with_the_situation(tmp_path):
     book = IncidentBook(None)
     life = Lifecycle(book, config, [], notify=False)
     levels = []
-    for k, (score, level) in enumerate([(5, Level.yellow), (12, Level.red), (8, Level.orange), (5, Level.yellow)]):
+    for k, (score, level) in enumerate([(7, Level.yellow), (14, Level.red), (10, Level.orange), (7, Level.yellow)]):
         at = ONSET + k * STEP
         for change in life.apply([_evaluation("volume", score, at, level)], at):
             book.save(change.incident)
