@@ -93,7 +93,11 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
-        return cls(crawler)
+        from scrapy import signals
+
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     def open_spider(self) -> None:
         from crisiswatch.store import open_store
@@ -139,24 +143,27 @@ class StorePipeline:
         self.crawler.stats.set_value("crisiswatch/stored", self.written)
 
     def close_spider(self) -> None:
-        spider = self.crawler.spider
-        try:
+        if hasattr(self, "store"):
             self.flush()
-            self.store.record_crawl(self.health(spider))
+
+    def spider_closed(self, spider, reason: str) -> None:  # noqa: ANN001
+        """Record the crawl's health once Scrapy says why it ended (after the last flush)."""
+        if not hasattr(self, "store"):
+            return  # the store never opened: crawl_source records the failure with the error output
+        try:
+            self.store.record_crawl(self.health(spider, reason))
         finally:
             self.store.close()
 
-    def health(self, spider) -> CrawlHealth:  # noqa: ANN001
+    def health(self, spider, reason: str = "finished") -> CrawlHealth:  # noqa: ANN001
         stats = self.crawler.stats
         pages = stats.get_value("crisiswatch/pages", 0)
         errors = stats.get_value("crisiswatch/errors", 0)
-        status = "ok" if not errors else ("failed" if pages == 0 else "partial")
-        reason = stats.get_value("finish_reason")
-        if reason and reason not in ("finished", None):
-            status = "failed" if pages == 0 else "partial"
+        stopped = reason != "finished"  # shutdown (Ctrl-C, a time limit), closespider_* ...
+        status = "ok" if not errors and not stopped else ("failed" if pages == 0 else "partial")
         message = "; ".join(spider.errors)
-        if reason not in ("finished", None):
-            message = f"finish reason: {reason}; {message}".rstrip("; ")
+        if stopped:
+            message = f"stopped before the end ({reason}); {message}".rstrip("; ")
         return CrawlHealth(source=spider.source, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
                            pages=pages, items=self.written, errors=errors, newest_post_at=self.newest,
                            status=status, message=message[:2000])

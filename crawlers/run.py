@@ -23,6 +23,8 @@ from crisiswatch.model import CrawlHealth
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_TAIL = 1500
+GRACE_S = 20
+"""After its time limit a crawl gets this long to finish the requests in flight and record its health."""
 
 
 def crawl_command(platform: str, source: str, config_path: str, settings: dict[str, Any] | None = None) -> list[str]:
@@ -67,7 +69,7 @@ def crawl_source(source: str, config_path: str | None = None, settings: dict | N
         timed_out = True
         process.send_signal(signal.SIGINT)  # Scrapy stops gracefully: flushes posts, records health
         try:
-            output, _ = process.communicate(timeout=30)
+            output, _ = process.communicate(timeout=GRACE_S)
         except subprocess.TimeoutExpired:
             process.kill()
             output, _ = process.communicate()

@@ -90,3 +90,21 @@ def test_faults_injected_per_path(server):
     status, _, body = fetch(server.base_url_for("mastodon") + "/api/v1/timelines/public")
     assert len(body) == 3_000_000 and len(json.loads(body)) == 20
     assert len(server.requests_to(r"/hackernews/")) == 4
+
+
+def test_replay_command_writes_a_config_that_points_at_it(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from crisiswatch.cli import app
+
+    target = tmp_path / "replay.yaml"
+    result = CliRunner().invoke(app, ["replay", "synthetic", "--port", "0", "--speedup", "0",
+                                      "--write-config", str(target), "--duration", "0.2"])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load(target.read_text(encoding="utf-8"))
+    assert {s["platform"] for s in written["sources"]} == {
+        "mastodon", "bluesky", "hackernews", "rss", "reddit", "telegram", "appstore", "weibo", "bilibili"}
+    assert all(s["base_url"].startswith("http://127.0.0.1:") for s in written["sources"])
+    assert written["watchlists"][0]["name"] == "zephyr"
+    assert "replaying synthetic" in result.output
