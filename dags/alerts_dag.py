@@ -3,8 +3,10 @@
 Runs when enrichment updates the enriched-posts Asset and also every
 ``alerting.evaluate_every``: escalation timers, auto-resolution and source-silence checks must
 keep going when no posts arrive. One run at a time, so that two evaluations never race on
-the same incident. ``deliver`` retries notifications that earlier runs could not deliver; it
-runs even when evaluation failed, and the notification log makes sure nothing is sent twice.
+the same incident. ``deliver`` first retries notifications that earlier runs could not
+deliver (a channel was down); ``evaluate`` runs even when that fails, and is the last task so
+that the run fails exactly when evaluation fails. The notification log makes sure nothing is
+sent twice.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ _timetable = (DeltaTriggerTimetable(_every) if not isinstance(_every, str)
     doc_md=__doc__,
 )
 def alerts():
-    @task(retries=1, execution_timeout=parse_duration(_config.alerting.evaluate_every) * 2)
+    @task(retries=1, trigger_rule="all_done",
+          execution_timeout=parse_duration(_config.alerting.evaluate_every) * 2)
     def evaluate() -> dict:
         from alerts.engine import evaluate_cycle
         from crisiswatch.store import open_store
@@ -54,7 +57,7 @@ def alerts():
                            for e in report.fired],
                 "incidents": [change.describe() for change in report.changes], "errors": report.errors}
 
-    @task(trigger_rule="all_done")
+    @task
     def deliver() -> int:
         from alerts.notify import deliver_pending
         from crisiswatch.store import open_store
@@ -66,7 +69,7 @@ def alerts():
         print(f"{sent} queued notifications delivered")
         return sent
 
-    evaluate() >> deliver()
+    deliver() >> evaluate()
 
 
 alerts()
