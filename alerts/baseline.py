@@ -40,19 +40,17 @@ def trimmed_mean(values: np.ndarray, axis: int = 0, trim: float = TRIM) -> np.nd
     With one or two values there is nothing to trim; with three or more at least one value
     is dropped at each end so that one past crisis day never moves the baseline.
     """
-    data = np.sort(np.asarray(values, dtype=float), axis=axis)  # NaN sorts last
-    data = np.moveaxis(data, axis, -1)
-    valid = np.sum(~np.isnan(data), axis=-1)
-    out = np.full(data.shape[:-1], np.nan)
-    for index in np.ndindex(*data.shape[:-1]):
-        n = int(valid[index])
-        if n == 0:
-            continue
-        cut = int(np.floor(n * trim)) if n < 3 else max(1, int(np.floor(n * trim)))
-        if n - 2 * cut < 1:
-            cut = (n - 1) // 2
-        out[index] = float(np.mean(data[index][cut:n - cut]))
-    return out
+    data = np.moveaxis(np.sort(np.asarray(values, dtype=float), axis=axis), axis, -1)  # NaN sorts last
+    n = np.sum(~np.isnan(data), axis=-1)
+    cut = np.where(n < 3, np.floor(n * trim), np.maximum(1, np.floor(n * trim))).astype(int)
+    cut = np.where(n - 2 * cut < 1, (n - 1) // 2, cut).clip(min=0)
+    sums = np.concatenate([np.zeros(data.shape[:-1] + (1,)), np.cumsum(np.nan_to_num(data), axis=-1)], axis=-1)
+    upper = np.take_along_axis(sums, (n - cut)[..., None], axis=-1)[..., 0]
+    lower = np.take_along_axis(sums, cut[..., None], axis=-1)[..., 0]
+    kept = n - 2 * cut
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(n > 0, (upper - lower) / np.where(kept > 0, kept, 1), np.nan)
+    return out if out.ndim else float(out)
 
 
 def mad_sd(values: np.ndarray) -> float:

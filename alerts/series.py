@@ -55,6 +55,7 @@ class SeriesCache:
         try:
             entry = json.loads(raw)
             entry["start"] = datetime.fromisoformat(entry["start"])
+            entry["counts"] = np.asarray(entry["counts"], dtype=float)
             return entry
         except (ValueError, KeyError, TypeError):
             return None  # unreadable cache: read from the store again
@@ -85,10 +86,11 @@ class SeriesCache:
         if entry is not None and entry["start"] <= start:
             old_stable = len(entry["counts"]) - int((start - entry["start"]) / size)
         if stable > 0 and stable != old_stable:
-            new_entry = {"start": start, "counts": [int(v) for v in out[:stable]]}
+            new_entry = {"start": start, "counts": out[:stable].copy()}
             self._memory[key] = new_entry
             if self.persist:
-                self.store.set_state(key, json.dumps({"start": start.isoformat(), "counts": new_entry["counts"]}))
+                self.store.set_state(key, json.dumps({"start": start.isoformat(),
+                                                      "counts": out[:stable].astype(int).tolist()}))
         return out
 
     def _recent(self, key: str, flt: PostFilter, fetch_from: datetime, end: datetime, size: timedelta) -> list[int]:

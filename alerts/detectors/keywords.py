@@ -25,6 +25,7 @@ def _converters():  # noqa: ANN202
     return OpenCC("s2t"), OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=4096)
 def term_variants(term: str) -> list[str]:
     """The term as written plus its Traditional and Simplified Chinese forms (起訴 / 起诉)."""
     term = term.replace('"', "").strip()
@@ -41,6 +42,11 @@ def lexicon(ctx: RuleContext) -> list[str]:
 
 def any_of(terms: list[str], within: str | None = None) -> str:
     """A ``PostFilter.text`` query matching any variant of any term (and, if given, ``within``)."""
+    return _any_of(tuple(terms), within)
+
+
+@functools.lru_cache(maxsize=1024)
+def _any_of(terms: tuple[str, ...], within: str | None) -> str:
     variants = [v for term in terms for v in term_variants(term)]
     base = parse_text_query(within) if within else [[]]
     alternatives = [[*alt, v] for alt in base for v in variants]
