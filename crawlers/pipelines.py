@@ -1,8 +1,9 @@
 """From a spider's Post to a stored one: normalise, match watchlists, de-duplicate, store.
 
-Items pass through these in order (see ``ITEM_PIPELINES``); ``CursorUpdate`` items pass
-the first three untouched and reach ``StorePipeline``, which writes every pending post
-before it saves the cursor.
+Items pass through these in order (see ``ITEM_PIPELINES``). A post that is not to be
+stored becomes a ``Skipped`` item rather than being dropped, and ``CursorUpdate`` items pass
+untouched: everything reaches ``StorePipeline``, which can therefore tell when all posts
+before a cursor have been written (see ``CursorUpdate``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from scrapy.exceptions import DropItem
-
-from crawlers.items import CursorUpdate
+from crawlers.items import CursorUpdate, Skipped
 from crawlers.normalise import canonical_url, html_to_text, looks_like_html, normalise_whitespace
 from crisiswatch.model import CrawlHealth, Post
 from crisiswatch.watchlist import WatchlistMatcher
@@ -54,7 +53,7 @@ class WatchlistPipeline:
         names = self.matcher.match(item.text, item.title)
         if not names and not self.keep_all:
             self.crawler.stats.inc_value("crisiswatch/unmatched")
-            raise DropItem(f"{item.id} matches no watchlist")
+            return Skipped(item.id, "matches no watchlist")
         return item.model_copy(update={"watchlists": names})
 
 
@@ -74,7 +73,7 @@ class DeduplicatePipeline:
             return item
         if item.id in self.seen:
             self.crawler.stats.inc_value("crisiswatch/duplicates")
-            raise DropItem(f"{item.id} already collected in this crawl")
+            return Skipped(item.id, "already collected in this crawl")
         self.seen.add(item.id)
         return item
 
@@ -86,6 +85,10 @@ class StorePipeline:
         self.crawler = crawler
         self.batch_size = crawler.settings.getint("CRISISWATCH_BATCH_SIZE", 200)
         self.pending: list[Post] = []
+        self.arrived = 0
+        """Posts (stored or skipped) that reached this pipeline."""
+        self.cursors: list[CursorUpdate] = []
+        """Cursor updates waiting for the posts before them."""
         self.written = 0
         self.write_failures = 0
         self.newest: datetime | None = None
@@ -108,18 +111,29 @@ class StorePipeline:
 
     def process_item(self, item):  # noqa: ANN001, ANN201
         if isinstance(item, CursorUpdate):
-            self.flush()
-            spider = self.crawler.spider
+            self.cursors.append(item)
+            self.cursors.sort(key=lambda c: c.after)
+        else:
+            self.arrived += 1
+            if isinstance(item, Post):
+                self.pending.append(item)
+                if len(self.pending) >= self.batch_size:
+                    self.flush()
+        if self.cursors and self.cursors[0].after <= self.arrived:
+            self.save_cursors()
+        return item
+
+    def save_cursors(self) -> None:
+        """Write pending posts, then save every cursor whose posts have all arrived."""
+        self.flush()
+        spider = self.crawler.spider
+        while self.cursors and self.cursors[0].after <= self.arrived:
+            cursor = self.cursors.pop(0)
             if self.write_failures:
                 log.warning("%s: cursor '%s' not saved: %d posts failed to store in this crawl",
-                            spider.source, item.key, self.write_failures)
+                            spider.source, cursor.key, self.write_failures)
             else:
-                self.store.set_cursor(spider.source, item.value, key=item.key)
-            return item
-        self.pending.append(item)
-        if len(self.pending) >= self.batch_size:
-            self.flush()
-        return item
+                self.store.set_cursor(spider.source, cursor.value, key=cursor.key)
 
     def flush(self) -> None:
         if not self.pending:
@@ -144,7 +158,10 @@ class StorePipeline:
 
     def close_spider(self) -> None:
         if hasattr(self, "store"):
-            self.flush()
+            self.save_cursors()
+            for cursor in self.cursors:  # a post before it never arrived (a pipeline failed on it)
+                log.warning("%s: cursor '%s' not saved: %d of its %d posts did not reach the store",
+                            self.crawler.spider.source, cursor.key, cursor.after - self.arrived, cursor.after)
 
     def spider_closed(self, spider, reason: str) -> None:  # noqa: ANN001
         """Record the crawl's health once Scrapy says why it ended (after the last flush)."""

@@ -94,6 +94,7 @@ class CrisisSpider(scrapy.Spider):
         self.base_url = (self.source_config.base_url or self.default_base_url).rstrip("/")
         self.errors: list[str] = []
         self.walks: list[Walk] = []
+        self.posts_yielded = 0
 
     def _pick_source(self, name: str | None) -> SourceConfig:
         if name:
@@ -209,8 +210,16 @@ class CrisisSpider(scrapy.Spider):
             if getattr(self, "crawler", None) is not None:
                 self.crawler.stats.inc_value("crisiswatch/pages")
         walk.pending -= 1
-        yield from outputs
+        # Requests first: the next page downloads while this page's posts go through the pipelines.
+        yield from (o for o in outputs if isinstance(o, scrapy.Request))
+        yield from self._counted(o for o in outputs if not isinstance(o, scrapy.Request))
         yield from self._finish_if_done(walk)
+
+    def _counted(self, outputs: Iterable[Any]) -> Iterator[Any]:
+        for output in outputs:
+            if isinstance(output, Post):
+                self.posts_yielded += 1
+            yield output
 
     def _failed(self, failure) -> Iterator[Any]:  # noqa: ANN001
         request = failure.request
@@ -223,7 +232,7 @@ class CrisisSpider(scrapy.Spider):
         fallback = request.meta.get("fallback")
         if fallback is not None:
             log.warning("%s: %s failed (%s); carrying on without it", self.source, request.url, reason)
-            yield from fallback(walk, **request.cb_kwargs["context"])
+            yield from self._counted(fallback(walk, **request.cb_kwargs["context"]))
         else:
             walk.failed = True
             self.count_error(f"{request.url}: {failure.type.__name__}: {reason}")
@@ -236,7 +245,7 @@ class CrisisSpider(scrapy.Spider):
         if walk.failed:
             log.warning("%s: cursor '%s' kept at %s because a page failed", self.source, walk.key, walk.since)
         elif walk.newest is not None and walk.newest != walk.since:
-            yield CursorUpdate(key=walk.key, value=walk.newest)
+            yield CursorUpdate(key=walk.key, value=walk.newest, after=self.posts_yielded)
 
     def count_error(self, message: str) -> None:
         if getattr(self, "crawler", None) is not None:  # parsers also run outside a crawl, in unit tests

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
 
 import scrapy
 from lxml import etree
@@ -29,7 +28,6 @@ NS = {
     "content": "http://purl.org/rss/1.0/modules/content/",
 }
 
-
 def parse_feed_date(value: str | None) -> datetime:
     """RFC 822 (RSS) or ISO 8601 (Atom) to UTC."""
     if not value or not value.strip():
@@ -41,13 +39,11 @@ def parse_feed_date(value: str | None) -> datetime:
         when = email.utils.parsedate_to_datetime(value)
         return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
-
 def _text(node: etree._Element, path: str) -> str | None:
     found = node.find(path, NS)
     if found is None:
         return None
     return "".join(found.itertext()).strip() or None
-
 
 class RssSpider(CrisisSpider):
     name = "rss"

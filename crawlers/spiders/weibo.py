@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import scrapy
 from scrapy.http import Response
@@ -22,14 +21,12 @@ from crawlers.normalise import parse_count, parse_iso
 from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
 from crisiswatch.model import Author, Engagement, Post
 
-
 def parse_weibo_time(value: str) -> datetime:
     """``Wed Nov 20 10:15:30 +0800 2026`` (the API's form) or ISO."""
     try:
         return datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
     except ValueError:
         return parse_iso(value)
-
 
 def mblogs(cards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for card in cards:
@@ -38,7 +35,6 @@ def mblogs(cards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for inner in card.get("card_group") or []:
             if inner.get("mblog"):
                 yield inner["mblog"]
-
 
 class WeiboSpider(CrisisSpider):
     name = "weibo"

@@ -234,3 +234,32 @@ def test_unknown_target_keys_are_reported_not_silently_ignored(tmp_path):
 
     assert asyncio.run(drain()) == []
     assert "targets feed are not read by the rss spider (it reads feeds); ignored" in spider.errors[0]
+
+
+def test_a_cursor_that_overtakes_its_posts_waits_for_them(tmp_path):
+    """Scrapy runs pipelines concurrently: a cursor must not be saved before the posts it follows."""
+    from types import SimpleNamespace
+
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    from crawlers.items import CursorUpdate, Skipped
+    from crawlers.pipelines import StorePipeline
+    from crisiswatch.model import Post
+    from crisiswatch.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "cursor.db")
+    store.setup()
+    spider = SimpleNamespace(source="s", errors=[], count_error=lambda m: None)
+    crawler = SimpleNamespace(spider=spider, settings={}, stats=MemoryStatsCollector(SimpleNamespace(
+        settings=SimpleNamespace(getbool=lambda *a: False))))
+    crawler.settings = SimpleNamespace(getint=lambda key, default: 100)
+    pipeline = StorePipeline(crawler)
+    pipeline.store = store
+    post = lambda n: Post(id=f"s:{n}", source="s", text="x", created_at="2026-03-02T10:00:00Z")  # noqa: E731
+    pipeline.process_item(post(1))
+    pipeline.process_item(CursorUpdate(key="k", value="3", after=3))  # overtook posts 2 and 3
+    assert store.get_cursor("s", "k") is None
+    pipeline.process_item(Skipped("s:2", "matches no watchlist"))
+    assert store.get_cursor("s", "k") is None
+    pipeline.process_item(post(3))
+    assert store.get_cursor("s", "k") == "3" and store.count_posts() == 2
