@@ -90,9 +90,9 @@ class DemoOptions:
     """The first crawl collects everything up to this long before the onset (the background)."""
     step: timedelta = timedelta(minutes=30)
     """Scenario time between crawls during the crisis."""
-    calm_step: timedelta = timedelta(hours=2)
+    calm_step: timedelta = timedelta(hours=3)
     """Scenario time between crawls once the crisis has had ``busy`` hours."""
-    busy: timedelta = timedelta(hours=8)
+    busy: timedelta = timedelta(hours=6)
     follow: timedelta = timedelta(hours=30)
     """How long after the onset the replay runs (at most to the scenario's end)."""
     parallel: int = 3

@@ -76,7 +76,7 @@ def crawl(config: Config, config_path: str | Path, sources: Iterable[str] | None
         try:
             return crawl_source(name, config_path=str(config_path), timeout_s=timeout_s)
         except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
-            log.exception("crawl of %s failed", name)
+            log.debug("crawl of %s failed", name, exc_info=True)
             return f"crawl {name}: {type(exc).__name__}: {exc}"
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -96,7 +96,7 @@ def enrich(store: Store, config: Config, progress: Callable[[int], None] | None 
     try:
         return nlp.enrich_store(store, config, progress=progress), []
     except Exception as exc:  # noqa: BLE001 - the alert step still runs on what is enriched
-        log.exception("enrichment failed")
+        log.debug("enrichment failed", exc_info=True)
         return 0, [f"enrich: {type(exc).__name__}: {exc}"]
 
 
@@ -109,7 +109,7 @@ def evaluate(store: Store, config: Config, now: datetime | None = None) -> tuple
     try:
         report = evaluate_cycle(store, config, now=now)
     except Exception as exc:  # noqa: BLE001
-        log.exception("alert evaluation failed")
+        log.debug("alert evaluation failed", exc_info=True)
         return None, [f"alerts: {type(exc).__name__}: {exc}"]
     return report, list(report.errors)
 

@@ -87,11 +87,13 @@ FIRST_POST = ("@沁禾乳业 请给个说法！前天在{city}超市买的沁禾
               + "，打开就是胀袋的，一股酸臭味。孩子喝了两口，晚上就上吐下泻，现在还在医院挂水。"
               "#沁禾酸奶胀袋#")
 EARLY_REPLIES = [
-    "天哪，我家冰箱里也是这个批次，赶紧拿出来看了，也有点胀",
+    "天哪，我家冰箱里的沁禾也是这个批次，赶紧拿出来看了，也有点胀",
     "同款！上周喝完沁禾益生菌酸奶拉了{days}天肚子，原来不是我一个人",
     "转发让更多人看到，孩子的东西不能马虎 #沁禾酸奶胀袋#",
     "@沁禾乳业 出来回应一下？",
     "我也是{city}的，昨天买的沁禾酸奶打开有气，直接扔了",
+    "抱抱宝宝，希望早日康复。沁禾必须给个交代 #沁禾酸奶胀袋#",
+    "刚去超市看了，沁禾益生菌酸奶还在货架上",
 ]
 CRISIS_NEGATIVE = [
     "看到#沁禾酸奶胀袋#，赶紧翻了家里的，也是{batch}批次，不敢喝了",
@@ -228,7 +230,7 @@ def build(seed: int = 0) -> Scenario:
     mother = Author(id="7712093344", handle="小满妈妈在杭州", name="小满妈妈在杭州", followers=2380)
     first = tl.add("weibo", onset, FIRST_POST.format(city="杭州"), PostLabel("crisis", "negative", "first"),
                    author=mother, engagement=None, virality=40)
-    for t in tl.times(onset + timedelta(minutes=4), onset + timedelta(hours=1, minutes=20), lambda _: 18):
+    for t in tl.times(onset + timedelta(minutes=4), onset + timedelta(hours=1, minutes=20), lambda _: 28):
         tl.add("weibo", t, tl.fill(tl.choice(EARLY_REPLIES), slots), PostLabel("crisis", "negative"),
                author=weibo.pick(tl.rng), parent_id=first.id, thread_id=first.id, virality=2)
 
@@ -269,6 +271,8 @@ def build(seed: int = 0) -> Scenario:
                 text, sentiment = tl.fill(tl.choice(AFTER_POSITIVE), slots), "positive"
             else:
                 text, sentiment = tl.fill(tl.choice(AFTER_NEUTRAL), slots), "neutral"
+        if "沁禾" not in text and tl.rng.random() < 0.5:
+            text += " #沁禾酸奶胀袋#"  # Weibo users join the trending hashtag
         tl.add("weibo", t, text, PostLabel("response" if after else "crisis", sentiment), author=author, virality=3)
 
     # ---- Bilibili: a food reviewer tests the yogurt ------------------------------------------

@@ -38,44 +38,55 @@ def _signed(delta: timedelta) -> str:
     return ("+" if delta >= timedelta(0) else "-") + format_duration(abs(delta))
 
 
+def _first_alert(incident) -> str:
+    fired = next((e for e in incident.events if e.kind in ("fired", "reopened")), None)
+    return fired.message if fired is not None and fired.message else incident.title
+
+
 def _evidence_line(incident) -> str:
+    """The latest evidence in one line: top terms and the most engaged post."""
     evidence = incident.evidence
     parts = []
-    if evidence.get("observed") is not None:
-        baseline = evidence.get("baseline")
-        unit = evidence.get("unit") or ""
-        observed = evidence["observed"]
-        parts.append(f"{observed:g} {unit}".strip() + (f" vs normal {baseline:.3g}" if baseline is not None else ""))
-    terms = [t[0] for t in evidence.get("top_terms", [])[:5] if isinstance(t, (list, tuple))]
+    terms = [t[0] for t in evidence.get("top_terms", [])[:6] if isinstance(t, (list, tuple)) and t]
     if terms:
-        parts.append("terms: " + ", ".join(terms))
-    first = evidence.get("first_posts") or []
-    if first and isinstance(first[0], dict):
-        parts.append(f"first: [{first[0].get('source')}] {str(first[0].get('text', ''))[:60]}")
-    return "; ".join(parts) or incident.title
+        parts.append("top terms: " + ", ".join(terms))
+    top = evidence.get("top_posts") or []
+    if top and isinstance(top[0], dict):
+        text = " ".join(str(top[0].get("text", "")).split())
+        parts.append(f"most engaged: [{top[0].get('source')}] @{top[0].get('author')} "
+                     f"({top[0].get('engagement')} interactions): {text[:80]}")
+    return "\n    ".join(parts)
 
 
 def print_demo_summary(result) -> None:
-    from rich.table import Table
+    from rich.markup import escape
+
+    from crisiswatch.demo import level_reached_at
+    from crisiswatch.model import Level
 
     scenario = result.scenario
-    console.rule(f"[bold]{scenario.title}")
-    console.print(f"labelled onset: [bold]{scenario.onset:%Y-%m-%d %H:%M} UTC[/]; "
-                  f"{result.posts} posts stored, {result.enriched} enriched, {len(result.steps)} crawl steps, "
-                  f"{result.seconds:.0f} s", highlight=False)
-    table = Table(title="Incidents", show_lines=True)
-    for column in ("level (peak)", "incident", "fired at", "vs onset", "state", "evidence"):
-        table.add_column(column, overflow="fold")
+    console.rule(f"[bold]{escape(scenario.title)}")
+    console.print(f"labelled onset {scenario.onset:%Y-%m-%d %H:%M} UTC; {result.posts} posts stored, "
+                  f"{result.enriched} enriched, {len(result.steps)} crawl steps, {result.seconds:.0f} s", highlight=False)
     colours = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
-    for incident in result.incidents:
-        level = f"[{colours[incident.level.value]}]{incident.level.value}[/] ({incident.peak_level.value})"
-        table.add_row(level, f"{incident.id}\n{incident.rule} · {incident.watchlist or '-'}\n{incident.title}",
-                      f"{incident.opened_at:%m-%d %H:%M} UTC", _signed(incident.opened_at - scenario.onset),
-                      incident.state.value, _evidence_line(incident))
-    if result.incidents:
-        console.print(table)
-    else:
+    if not result.incidents:
         console.print("[bold red]No incident was opened.[/]")
+    for incident in result.incidents:
+        peak = incident.peak_level.value
+        console.print(f"\n[bold {colours[peak]}]● {peak.upper()}[/] (now {incident.level.value}, {incident.state.value}) "
+                      f"[bold]{escape(incident.watchlist or '-')}[/] · {escape(incident.rule)} · incident {incident.id}",
+                      highlight=False)
+        console.print(f"  fired {incident.opened_at:%m-%d %H:%M} UTC, {_signed(incident.opened_at - scenario.onset)} "
+                      f"from the labelled onset: {escape(_first_alert(incident))}", highlight=False)
+        for level in (Level.orange, Level.red):
+            reached = level_reached_at(incident, level)
+            if reached is not None and reached != incident.opened_at:
+                console.print(f"  reached {level.value} at {reached:%H:%M} UTC ({_signed(reached - scenario.onset)})",
+                              highlight=False)
+        line = _evidence_line(incident)
+        if line:
+            console.print("    " + escape(line), highlight=False)
+    console.print()
     for check in result.checks:
         mark = "[green]✔[/]" if check.met else "[red]✘[/]"
         expected = check.expected
@@ -136,7 +147,8 @@ def demo(
     if tiny_models:
         from nlp.tiny import make_tiny_models
 
-        options.models = make_tiny_models(data_dir.parent / f"{data_dir.name}-tiny-models").model_dump(mode="json")
+        models = make_tiny_models(data_dir.parent / f"{data_dir.name}-tiny-models").model_dump(mode="json")
+        options.models = {**models, "topics": False}  # random embeddings make no topics worth fitting
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
