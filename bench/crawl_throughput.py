@@ -30,7 +30,6 @@ so interpreter start-up is left out). The last line printed is::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -72,8 +71,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=20_000, help="posts in the scenario (split over 4 platforms)")
     args = parser.parse_args()
-    os.environ.setdefault("CRISISWATCH_REDDIT_CLIENT_ID", "bench")
-    os.environ.setdefault("CRISISWATCH_REDDIT_CLIENT_SECRET", "bench")
     per_platform = args.posts // len(PLATFORMS)
     scenario = synthetic_scenario(per_platform, PLATFORMS)
     print(f"scenario: {len(scenario.posts)} posts, {per_platform} on each of {', '.join(PLATFORMS)}")

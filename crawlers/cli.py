@@ -132,8 +132,8 @@ def replay(scenario: Annotated[str, typer.Argument(help="Scenario name (food_saf
         console.print(f"replaying [bold]{loaded.name}[/] ({len(loaded.posts)} posts) on {server.base_url} "
                       f"at {speedup:g}x from {server.clock.now():%Y-%m-%d %H:%M} UTC; Ctrl-C stops")
         if any(s["platform"] == "reddit" for s in sources):
-            err_console.print("reddit: set CRISISWATCH_REDDIT_CLIENT_ID and CRISISWATCH_REDDIT_CLIENT_SECRET "
-                              "(any values) before crawling", highlight=False)
+            err_console.print("reddit: crawls started from another shell need CRISISWATCH_REPLAY_REDDIT_CLIENT_ID "
+                              "and CRISISWATCH_REPLAY_REDDIT_CLIENT_SECRET set (any values)", highlight=False)
         deadline = time.monotonic() + duration if duration else None
         try:
             while deadline is None or time.monotonic() < deadline:

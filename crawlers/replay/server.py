@@ -11,6 +11,7 @@ request is logged so tests can check what a spider asked for and when.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawlers.replay.clock import ScenarioClock
 from crawlers.replay.catalog import Catalog, Reply
-from crawlers.replay.platforms import PLATFORM_HANDLERS, default_sources
+from crawlers.replay.platforms import PLATFORM_HANDLERS, default_sources, reddit
 from crisiswatch.config import SourceConfig
 from crisiswatch.scenario import Scenario
 
@@ -95,6 +96,10 @@ class ReplayServer:
         return f"{self.base_url}/{platform}"
 
     def start(self) -> "ReplayServer":
+        # The replayed Reddit wants an app's client credentials like the real one; give crawls
+        # started from this process (demo, tests, Airflow in-process) the replay's fake ones.
+        for name in reddit.CREDENTIAL_ENV.values():
+            os.environ.setdefault(name, "replay")
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-server", daemon=True)
         self._thread.start()
         return self

@@ -28,8 +28,8 @@ CONTACT = "https://ops.zephyr.example/crawler"
 
 
 @pytest.fixture(autouse=True)
-def reddit_and_bluesky_secrets(monkeypatch):
-    for name in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "BSKY_ID", "BSKY_PASSWORD"):
+def bluesky_login(monkeypatch):
+    for name in ("BSKY_ID", "BSKY_PASSWORD"):
         monkeypatch.setenv(f"CRISISWATCH_{name}", "replay-value")
 
 
@@ -240,12 +240,12 @@ def test_crawl_killed_mid_way_resumes_without_loss_or_duplicates(tmp_path):
 
 def test_a_source_that_cannot_start_is_recorded_as_failed(tmp_path, monkeypatch):
     scenario = synthetic_scenario(5, ["reddit"])
-    monkeypatch.delenv("CRISISWATCH_REDDIT_CLIENT_SECRET")
     with ReplayServer(scenario, speedup=0, clock_start=scenario.end) as server:
+        monkeypatch.delenv("CRISISWATCH_REPLAY_REDDIT_CLIENT_SECRET")
         config = write_config(tmp_path / "c.yaml", sources_for(server), tmp_path / "f.db")
         health = crawl_source("reddit", str(config))
     assert health.status == "failed" and health.pages == 0
-    assert "CRISISWATCH_REDDIT_CLIENT_SECRET" in health.message
+    assert "CRISISWATCH_REPLAY_REDDIT_CLIENT_SECRET" in health.message
     result = CliRunner().invoke(_app(), ["sources", "status", "--config", str(config)], env={"COLUMNS": "200"})
     assert "failed" in result.output
 

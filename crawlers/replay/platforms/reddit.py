@@ -98,7 +98,11 @@ def handle(catalog: Catalog, now: datetime, method: str, path: str, query: dict[
         "children": [render_thing(catalog, p, sub) for p in page], "before": None}})
 
 
+CREDENTIAL_ENV = {"client_id": "CRISISWATCH_REPLAY_REDDIT_CLIENT_ID",
+                  "client_secret": "CRISISWATCH_REPLAY_REDDIT_CLIENT_SECRET"}
+"""The replay's own (fake) Reddit app; ``ReplayServer.start`` puts them in the environment."""
+
+
 def source(catalog: Catalog, base_url: str) -> dict[str, Any]:
     return {"targets": {"subreddits": ["all"]},
-            "credentials": {"client_id": "${CRISISWATCH_REDDIT_CLIENT_ID}",
-                            "client_secret": "${CRISISWATCH_REDDIT_CLIENT_SECRET}"}}
+            "credentials": {key: f"${{{name}}}" for key, name in CREDENTIAL_ENV.items()}}
