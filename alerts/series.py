@@ -108,14 +108,14 @@ class SeriesCache:
         return counts
 
     def field_counts(self, field: str, flt: PostFilter, start: datetime, end: datetime, size: timedelta,
-                     settle: timedelta) -> dict[str, int]:
+                     settle: timedelta, tag: str = "") -> dict[str, int]:
         """``count_by_field`` over ``[start, end)`` (aligned to ``size``), kept up to date incrementally.
 
         The cached totals cover a stable range; a new request adds the buckets that became
         stable, subtracts those that left the range, and reads the unstable tail directly.
         """
         settle = self.settle_override if self.settle_override is not None else settle
-        key = self._key(flt, size) + ":" + field
+        key = self._key(flt, size) + ":" + field + (":" + tag if tag else "")
         stable_end = max(start, min(end, floor_time(end - settle, size)))
         entry = self._memory.get(key)
         if entry is None and self.persist:

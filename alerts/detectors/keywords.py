@@ -9,6 +9,7 @@ import numpy as np
 
 from crisiswatch.config import parse_duration
 from crisiswatch.store.base import PostFilter, parse_text_query
+from crisiswatch.text import extract_terms, normalize_width_case
 
 from alerts.baseline import anscombe, seasonal_deviation
 from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start
@@ -111,6 +112,42 @@ def _sources_with(ctx: RuleContext, flt: PostFilter) -> dict[str, int]:
             if t.count >= ctx.params.min_per_source and t.term != "none"}
 
 
+def _is_token(variant: str) -> bool:
+    """True when the store indexes the variant as one term (``extract_terms``), so per-source
+    term counts find it; phrases and Traditional forms jieba does not cut need a text query."""
+    return extract_terms(variant) == [normalize_width_case(variant)]
+
+
+def _term_sources(ctx: RuleContext, window: PostFilter, sources: list[str], terms: list[str]) -> dict[str, dict[str, int]]:
+    """Sources and post counts per crisis term in the window.
+
+    Single-token variants are counted from each source's top terms (one cheap query per
+    source); the other variants through text queries, and only when one combined query
+    shows any of them at all.
+    """
+    found: dict[str, dict[str, int]] = {term: {} for term in terms}
+    tokens = {normalize_width_case(v): term for term in terms for v in term_variants(term) if _is_token(v)}
+    for source in sources:
+        for item in ctx.store.top_terms(window.narrow(sources=(source,)), limit=5000):
+            term = tokens.get(item.term)
+            if term is not None:
+                found[term][source] = found[term].get(source, 0) + item.count
+    others = {term: [v for v in term_variants(term) if not _is_token(v)] for term in terms}
+    combined = [v for variants in others.values() for v in variants]
+    if combined and ctx.store.count_by_field("source", window.narrow(text=_query(combined, window.text)), limit=1):
+        for term, variants in others.items():
+            if variants:
+                for source, n in _sources_with(ctx, window.narrow(text=_query(variants, window.text))).items():
+                    found[term][source] = found[term].get(source, 0) + n
+    return {term: {s: n for s, n in counts.items() if n >= ctx.params.min_per_source}
+            for term, counts in found.items()}
+
+
+def _query(variants: list[str], within: str | None) -> str:
+    base = parse_text_query(within) if within else [[]]
+    return " OR ".join(" ".join(f'"{t}"' for t in [*alt, v]) for alt in base for v in variants)
+
+
 def cross_platform(ctx: RuleContext) -> list[Evaluation]:
     """The same crisis keyword or topic on at least ``min_sources`` sources within the window.
 
@@ -126,28 +163,30 @@ def cross_platform(ctx: RuleContext) -> list[Evaluation]:
     overall = _sources_with(ctx, window)
     if len(overall) < ctx.params.min_sources:
         return [idle(ctx, observed=len(overall), unit="sources", title="too few sources in the window")]
-    candidates: list[tuple[str, str, PostFilter]] = []
-    terms = lexicon(ctx)[:MAX_TERM_BREAKDOWN]
-    # one query for all crisis terms first: per-term queries only when they could spread
-    if terms and len(_sources_with(ctx, window.narrow(text=any_of(terms, base.text)))) >= ctx.params.min_sources:
-        for term in terms:
-            candidates.append((f"term:{term}", f"'{term}'", base.narrow(text=any_of([term], base.text))))
-    if ctx.params.topics:
-        for topic in ctx.store.count_by_field("topic_id", window, limit=10):
-            if topic.term not in ("none", "-1") and topic.count >= ctx.params.min_per_source * ctx.params.min_sources:
-                candidates.append((f"topic:{topic.term}", f"topic {topic.term}",
-                                   base.narrow(topic_ids=(int(topic.term),))))
-    best = None
-    for key, label, flt in candidates:
-        sources = _sources_with(ctx, flt.narrow(since=window_start, until=end))
-        rank = (len(sources), sum(sources.values()))
-        if best is None or rank > best[0]:
-            best = (rank, key, label, flt, sources)
-    if best is None:
-        return [idle(ctx, unit="sources", title="no crisis keyword or topic to follow")]
-    (count, total), key, label, flt, sources = best
     day = timedelta(days=1)
-    before = _sources_with(ctx, flt.narrow(since=window_start - day, until=end - day))
+    # (rank, key, label, posts filter, sources now, sources a day earlier - computed on demand)
+    candidates: list[tuple[tuple[int, int], str, str, PostFilter, dict[str, int], object]] = []
+    terms = lexicon(ctx)[:MAX_TERM_BREAKDOWN]
+    if terms:
+        for term, sources in _term_sources(ctx, window, sorted(overall), terms).items():
+            if len(sources) >= ctx.params.min_sources:
+                flt = base.narrow(text=any_of([term], base.text))
+                candidates.append(((len(sources), sum(sources.values())), f"term:{term}", f"'{term}'", flt, sources,
+                                   lambda term=term: _term_sources(
+                                       ctx, base.narrow(since=window_start - day, until=end - day),
+                                       sorted(overall), [term])[term]))
+    if ctx.params.topics:
+        for topic in ctx.store.count_by_field("topic_id", window, limit=5):
+            if topic.term not in ("none", "-1") and topic.count >= ctx.params.min_per_source * ctx.params.min_sources:
+                flt = base.narrow(topic_ids=(int(topic.term),))
+                sources = _sources_with(ctx, flt.narrow(since=window_start, until=end))
+                candidates.append(((len(sources), sum(sources.values())), f"topic:{topic.term}", f"topic {topic.term}",
+                                   flt, sources, lambda flt=flt: _sources_with(
+                                       ctx, flt.narrow(since=window_start - day, until=end - day))))
+    if not candidates:
+        return [idle(ctx, unit="sources", title="no crisis keyword or topic on enough sources")]
+    (count, total), key, label, flt, sources, earlier = max(candidates, key=lambda c: c[0])
+    before = earlier()
     fires = count >= ctx.params.min_sources and count > len(before) and total >= ctx.rule.min_count
     level = rule_level(count, ctx.thresholds) if fires else None
     if key.startswith("topic:") and fires:

@@ -35,7 +35,7 @@ def emerging_topic(ctx: RuleContext) -> list[Evaluation]:
     past = {}
     if has_history and start < window_start:
         past = ctx.cache.field_counts("topic_id", base, start, window_start, ctx.bucket,
-                                      parse_duration(params.settle))
+                                      parse_duration(params.settle), tag=f"w{int(ctx.window.total_seconds())}")
     scale = (end - window_start) / (window_start - start) if has_history and window_start > start else 0.0
     best = None
     for topic, count in now.items():
