@@ -22,6 +22,8 @@ _EN = ["Zephyr Cola tastes flat in this batch", "Is anyone else getting headache
        "My Zephyr Cola can was leaking, customer service never answered", "Just a normal day, nothing to see"]
 _ZH = ["泽飞可乐这批味道不对", "泽飞可乐宣布召回330毫升罐装", "喝了泽飞可乐以后肚子疼，有人一样吗", "澤飛可樂的新口味很好喝",
        "今天天气不错"]
+_LONG_ZH = ("泽飞可乐召回情况说明：" + "本人上周在超市购买的两箱三百三十毫升罐装泽飞可乐中，有五罐出现漏气和异味，"
+            "联系客服三次均未得到答复，门店也表示不清楚召回范围。" * 4 + "希望厂家尽快公布批次信息并安排退款。")
 PLATFORMS = ["mastodon", "bluesky", "hackernews", "rss", "reddit", "telegram", "appstore", "weibo", "bilibili"]
 
 
@@ -57,6 +59,8 @@ def synthetic_scenario(posts_per_platform: int = 30, platforms: list[str] | None
             native, extra = _native(platform, index, rng)
             chinese = platform in ("weibo", "bilibili")
             text = (_ZH if chinese else _EN)[index % len(_ZH if chinese else _EN)] + f" ({index})"
+            if platform == "weibo" and index % 10 == 7:  # a long post: lists cut it, the full text is one more call
+                text = f"{_LONG_ZH} ({index})"
             author_no = index % 7
             posts.append(Post(
                 id=f"{platform}:{native}", source=platform, text=text,

@@ -6,6 +6,8 @@ ones (``credentials.cookie``) are sent as they are; without them the spider firs
 the mobile home page as a visitor and keeps the cookies it is given. ``ok`` other than 1
 (``-100``: log in) is an error that names the fix. Cards of type 9 carry a ``mblog``;
 type 11 groups more cards. Follower counts arrive as numbers or as text like ``"1.2万"``.
+A long post (``isLongText``) is cut at about 140 characters in lists; its full text is one
+extra call, ``/statuses/extend?id=<mid>`` (``data.longTextContent``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def parse_weibo_time(value: str) -> datetime:
         return datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
     except ValueError:
         return parse_iso(value)
+
+def native_id(blog: dict[str, Any]) -> str:
+    return str(blog.get("mid") or blog["id"])
+
 
 def mblogs(cards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for card in cards:
@@ -95,7 +101,11 @@ class WeiboSpider(CrisisSpider):
             if post is None:
                 continue
             if self.accept(walk, post, time_cursor(post.created_at)):
-                yield post
+                if blog.get("isLongText"):
+                    yield self.request(self.url("/statuses/extend", id=native_id(blog)), walk, self.parse_extend,
+                                       headers=self.cookie_headers(), post=post, fallback=self.post_as_it_is)
+                else:
+                    yield post
             elif not blog.get("isTop"):
                 reached = True  # a pinned post is old by design and says nothing about the rest
         info = data.get("cardlistInfo") or {}
@@ -106,9 +116,19 @@ class WeiboSpider(CrisisSpider):
         elif info.get("page"):
             yield self.index(walk, container, int(info["page"]))
 
+    def parse_extend(self, response: Response, walk: Walk, post: Post) -> Iterator[Post]:
+        answer = self.json_body(response)
+        full = (answer.get("data") or {}).get("longTextContent") if answer.get("ok") == 1 else None
+        if not full:
+            raise ValueError(f"no long text for {post.id}: ok={answer.get('ok')}")
+        yield post.model_copy(update={"text": full})
+
+    def post_as_it_is(self, walk: Walk, post: Post) -> Iterator[Post]:
+        yield post  # the full text could not be fetched: keep the cut one rather than nothing
+
     def mblog_to_post(self, blog: dict[str, Any]) -> Post:
         user = blog.get("user") or {}
-        native = str(blog.get("mid") or blog["id"])
+        native = native_id(blog)
         return self.make_post(
             native, parse_weibo_time(blog["created_at"]), blog["text"], url=f"https://m.weibo.cn/detail/{native}",
             language="zh",

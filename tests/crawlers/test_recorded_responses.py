@@ -158,13 +158,19 @@ def test_weibo_search_cards_counts_reposts_and_malformed_blogs(tmp_path):
     response = recorded("https://example.test/api/container/getIndex?containerid=100103type%3D61", "weibo_search.json")
     posts, requests = run(spider.parse_index, response, container="100103type=61&q=泽飞可乐", page=1)
     first, repost = (normalise(p) for p in posts)
+    long_text = [r for r in requests if "/statuses/extend" in r.url]
+    assert len(long_text) == 1 and long_text[0].url.endswith("id=5011234567875555")
+    extend = recorded(long_text[0].url, "weibo_extend.json")
+    (full,), _ = run(spider.parse_extend, extend, post=long_text[0].cb_kwargs["context"]["post"])
+    assert normalise(full).text.endswith("门店说不清楚召回范围，希望厂家尽快公布批次信息并安排退款。")
+    assert "全文" not in normalise(full).text
     assert first.text == "#泽飞可乐召回#刚买的一箱泽飞可乐，好几罐都漏气了 客服电话一直打不通"
     assert first.author.followers == 12000 and first.author.verified
     assert first.engagement.likes == 10000 and first.engagement.replies == 128
     assert first.created_at == utc(2026, 3, 2, 10, 20, 11)
     assert repost.parent_id == "t-weibo:5011234567870000"
     assert len(spider.errors) == 1 and "5011234567800000" not in [p.id for p in posts]  # no created_at: skipped
-    assert "page=2" in requests[0].url
+    assert any("page=2" in r.url for r in requests)
 
 
 def test_weibo_user_timeline_pinned_post_does_not_stop_paging(tmp_path):

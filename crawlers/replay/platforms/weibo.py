@@ -15,6 +15,8 @@ from crisiswatch.model import Post
 
 PLATFORM = "weibo"
 PAGE = 10
+LIST_TEXT_LIMIT = 140
+"""Lists show about this many characters of a long post, then a link to the full text."""
 CHINA = timezone(timedelta(hours=8))
 _TAG = re.compile(r"#([^#\s]{1,40})#")
 
@@ -56,9 +58,12 @@ def render_mblog(catalog: Catalog, post: Post, nested: bool = True) -> dict[str,
                  "cover_image_phone": "https://tva1.sinaimg.cn/crop.0.0.640.640.640/default.jpg"},
         "reposts_count": weibo_count(post.engagement.shares), "comments_count": weibo_count(post.engagement.replies),
         "reprint_cmt_count": 0, "attitudes_count": weibo_count(post.engagement.likes),
-        "pending_approval_count": 0, "isLongText": False, "show_mlevel": 0, "mblogtype": 0,
+        "pending_approval_count": 0, "isLongText": len(post.text) > LIST_TEXT_LIMIT, "show_mlevel": 0,
+        "mblogtype": 0,
         "region_name": "发布于 上海", "bid": f"N{stable_number(mid, 8)}", "rid": "0_0_0_0_0",
     }
+    if blog["isLongText"]:
+        blog["text"] = render_text(post.text[:LIST_TEXT_LIMIT]) + f'...<a href="/status/{mid}">全文</a>'
     if nested and post.parent_id:
         parent = catalog.by_native.get(PLATFORM, {}).get(post.parent_id.split(":", 1)[1])
         if parent is not None:
@@ -72,11 +77,19 @@ def handle(catalog: Catalog, now: datetime, method: str, path: str, query: dict[
         return Reply.text("<!DOCTYPE html><html><head><title>微博</title></head><body></body></html>",
                           "text/html; charset=utf-8",
                           headers={"Set-Cookie": "_T_WM=replay" + str(stable_number(str(now), 8)) + "; Path=/"})
-    if path != "/api/container/getIndex":
-        return Reply.json({"ok": 0, "msg": "not found"}, status=404)
     cookie = headers.get("cookie", "")
     if "_T_WM=" not in cookie and "SUB=" not in cookie:
         return Reply.json({"ok": -100, "url": "https://passport.weibo.cn/signin/welcome?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"})
+    if path == "/statuses/extend":
+        post = catalog.by_native.get(PLATFORM, {}).get((query.get("id") or [""])[0])
+        if post is None or post.created_at > now:
+            return Reply.json({"ok": 0, "msg": "微博不存在或暂无查看权限!"})
+        return Reply.json({"ok": 1, "data": {"ok": 1, "longTextContent": render_text(post.text),
+                                             "reposts_count": weibo_count(post.engagement.shares),
+                                             "comments_count": weibo_count(post.engagement.replies),
+                                             "attitudes_count": weibo_count(post.engagement.likes)}})
+    if path != "/api/container/getIndex":
+        return Reply.json({"ok": 0, "msg": "not found"}, status=404)
     container = (query.get("containerid") or [""])[0]
     page = int((query.get("page") or ["1"])[0] or 1)
     if container.startswith("100103"):
