@@ -1,10 +1,10 @@
-"""A small SQLite store filled by hand: posts whose numbers a reader can check, and incidents."""
+"""A small SQLite store filled by hand: posts whose numbers a reader can check, and incidents.
+
+(A module of its own rather than conftest.py: test directories share one module namespace.)"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-
-import pytest
 
 from crisiswatch.config import Config
 from crisiswatch.model import (Author, Engagement, Enrichment, Incident, IncidentEvent, Level, NotificationRecord,
@@ -86,12 +86,3 @@ def fill(store: SqliteStore) -> dict:
     store.save_incident(resolved)
     store.save_incident(still_open)
     return {"posts": posts, "first": first, "response": response, "sentiment": sentiment}
-
-
-@pytest.fixture
-def filled(tmp_path):
-    store = SqliteStore(tmp_path / "reports.db")
-    store.setup()
-    facts = fill(store)
-    yield store, config(), facts
-    store.close()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import lxml.html
 import pytest
-from conftest import EVIL, ONSET, RESPONSE, config
+from report_data import EVIL, ONSET, RESPONSE, config
 
 from crisiswatch.reports.briefing import write_briefing
 from crisiswatch.reports.incident import IncidentNotFound, write_incident_report
