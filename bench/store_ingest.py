@@ -6,7 +6,9 @@ Run from the repository root with the project venv::
     .venv/bin/python bench/store_ingest.py --posts 100000
 
 Synthetic posts (half Chinese, half English, built from a vocabulary with crisis words,
-spread over 7 days; five watchlists with a skewed share) are written through
+spread over 7 days in roughly chronological order — the order crawlers deliver them and
+exports are written in — with up to an hour of disorder; five watchlists with a skewed
+share) are written through
 ``SqliteStore.upsert_posts`` in batches, then every post gets an enrichment. The timed
 queries are what the volume-spike and negative-share detectors ask every few minutes:
 
@@ -93,7 +95,9 @@ def synthetic_posts(count: int, seed: int = 7) -> Iterator[list[Post]]:
             if watchlists and rng.random() < 0.05:
                 watchlists.append(rng.choice(WATCHLISTS))
             source = rng.choice(SOURCES[:2] if chinese else SOURCES[2:])
-            created = start + timedelta(microseconds=rng.randrange(span_us))
+            # Posts arrive roughly in time order, as from crawlers or a time-ordered export:
+            # the n-th post is from n/count of the way through the span, up to an hour late.
+            created = max(start, start + timedelta(microseconds=span_us * n // count - rng.randrange(3_600_000_000)))
             batch.append(Post.model_construct(
                 id=f"{source}:{n}", source=source, url=f"https://{source}.example/{n}", text=text, title=None,
                 language="zh" if chinese else "en", created_at=created, collected_at=created + timedelta(minutes=3),

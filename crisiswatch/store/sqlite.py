@@ -12,8 +12,8 @@ Layout (one file, WAL journal so readers never wait for the crawler or enricher)
 * ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
   question, "how many posts of watchlist W in this window", from one covering index.
 * ``posts.terms`` holds the post's terms (``crisiswatch.text.extract_terms``) as a JSON
-  array, computed once at write time, so top terms is a GROUP BY over ``json_each``
-  rather than a re-tokenisation of every matching post.
+  array, computed once at write time, so top terms is a count over stored lists rather
+  than a re-tokenisation of every matching post.
 
 Each thread gets its own connection (Airflow and Scrapy call from threads); SQLite itself
 serialises writers, and ``busy_timeout`` makes a second writer wait instead of failing.
@@ -22,6 +22,7 @@ serialises writers, and ``busy_timeout`` makes a second writer wait instead of f
 from __future__ import annotations
 
 import functools
+import heapq
 import inspect
 import json
 import multiprocessing
@@ -31,6 +32,7 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -638,11 +640,14 @@ class SqliteStore(Store):
 
     @_guarded
     def top_terms(self, filter: PostFilter, limit: int = 20) -> list[TermCount]:
+        # Counted here rather than with GROUP BY over json_each: a Counter over the posts'
+        # term lists is several times faster than SQLite's temporary B-tree of strings.
         where = _Where(filter)
-        rows = self._read().execute(
-            f"SELECT j.value AS term, count(*) AS n FROM posts p, json_each(p.terms) j WHERE {where.sql}"
-            " GROUP BY term ORDER BY n DESC, term LIMIT ?", [*where.params, limit])
-        return [TermCount(term=term, count=n) for term, n in rows]
+        counts: Counter[str] = Counter()
+        for (terms,) in self._read().execute(f"SELECT p.terms FROM posts p WHERE {where.sql}", where.params):
+            counts.update(json.loads(terms))
+        best = heapq.nsmallest(limit, counts.items(), key=lambda item: (-item[1], item[0]))
+        return [TermCount(term=term, count=n) for term, n in best]
 
     @_guarded
     def top_posts(self, filter: PostFilter, order: PostOrder = "engagement", limit: int = 10) -> list[Post]:
