@@ -15,7 +15,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -246,5 +245,3 @@ def _pad(body: bytes, content_type: str, size: int) -> bytes:
         return body.replace(b"<body", b"<!--" + b"x" * missing + b"--><body", 1)
     return body + b" " * missing
 
-
-HandlerFn = Callable[..., Reply]

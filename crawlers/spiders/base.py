@@ -93,7 +93,6 @@ class CrisisSpider(scrapy.Spider):
         self.source = self.source_config.name
         self.base_url = (self.source_config.base_url or self.default_base_url).rstrip("/")
         self.errors: list[str] = []
-        self.walks: list[Walk] = []
         self.posts_yielded = 0
 
     def _pick_source(self, name: str | None) -> SourceConfig:
@@ -170,9 +169,7 @@ class CrisisSpider(scrapy.Spider):
 
     def new_walk(self, key: str, cursors: dict[str, str], numeric: bool = False,
                  inclusive: bool | None = None) -> Walk:
-        walk = Walk(key=key, since=cursors.get(key), numeric=numeric, inclusive=inclusive)
-        self.walks.append(walk)
-        return walk
+        return Walk(key=key, since=cursors.get(key), numeric=numeric, inclusive=inclusive)
 
     def url(self, path: str, **params: Any) -> str:
         """``base_url + path`` with the query parameters that are not None."""

@@ -246,7 +246,8 @@ def test_a_cursor_that_overtakes_its_posts_waits_for_them(tmp_path):
     """Scrapy runs pipelines concurrently: a cursor must not be saved before the posts it follows."""
     from types import SimpleNamespace
 
-    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
 
     from crawlers.items import CursorUpdate, Skipped
     from crawlers.pipelines import StorePipeline
@@ -255,10 +256,8 @@ def test_a_cursor_that_overtakes_its_posts_waits_for_them(tmp_path):
 
     store = SqliteStore(tmp_path / "cursor.db")
     store.setup()
-    spider = SimpleNamespace(source="s", errors=[], count_error=lambda m: None)
-    crawler = SimpleNamespace(spider=spider, settings={}, stats=MemoryStatsCollector(SimpleNamespace(
-        settings=SimpleNamespace(getbool=lambda *a: False))))
-    crawler.settings = SimpleNamespace(getint=lambda key, default: 100)
+    crawler = get_crawler(Spider, {"CRISISWATCH_BATCH_SIZE": 100})
+    crawler.spider = SimpleNamespace(source="s", errors=[], count_error=lambda message: None)
     pipeline = StorePipeline(crawler)
     pipeline.store = store
     post = lambda n: Post(id=f"s:{n}", source="s", text="x", created_at="2026-03-02T10:00:00Z")  # noqa: E731
