@@ -167,9 +167,20 @@ class Lifecycle:
         score = severity.composite([(s["family"], s["normalized"]) for s in signals.values()])
         strongest = max(evs, key=lambda ev: signals[ev.fingerprint]["normalized"])
         change.evaluation = strongest
-        level = severity.level_of(score) or strongest.level
+        computed = severity.level_of(score) or strongest.level
         bucket_end = max(ev.bucket_end for ev in evs)
         new_bucket = incident.last_evaluated_at is None or bucket_end > incident.last_evaluated_at
+        # up at once, down only after deescalate_after buckets below the current level
+        lower = incident.evidence.get("lower_buckets", 0)
+        level = computed
+        if incident.events and computed.rank < incident.level.rank:
+            lower = lower + 1 if new_bucket else lower
+            if lower < self.config.alerting.deescalate_after:
+                level = incident.level
+            else:
+                lower = 0
+        else:
+            lower = 0
         pairs = sorted(_pairs(incident) | {(ev.rule, ev.watchlist) for ev in evs}, key=str)
         incident.evidence = {
             **strongest.evidence, "rule": strongest.rule, "detector": strongest.detector,
@@ -178,7 +189,8 @@ class Lifecycle:
             "window": [strongest.window_start.isoformat() if strongest.window_start else None,
                        strongest.bucket_end.isoformat()],
             "filter": strongest.filter.model_dump(mode="json", exclude_none=True) if strongest.filter else None,
-            "signals": signals, "rules": [list(p) for p in pairs], "chart": incident.evidence.get("chart")}
+            "signals": signals, "rules": [list(p) for p in pairs], "chart": incident.evidence.get("chart"),
+            "lower_buckets": lower}
         old_level = incident.level
         incident.title = strongest.title
         incident.score = round(score, 1)

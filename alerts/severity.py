@@ -19,7 +19,8 @@ the score reaches (25 blue, 50 yellow, 75 orange, 100 red). A rule alone therefo
 exactly the level its own thresholds say, and coinciding signals push the level up: an
 orange volume spike (75) with an orange negative shift (75) is 93.75, still orange; add a
 yellow spread across platforms (50) and it is 100 - red. Scores are recomputed every
-cycle from the rules firing now, so levels go down as well as up.
+cycle from the rules firing now, so levels go down as well as up: up at once, down after
+``alerting.deescalate_after`` consecutive buckets below the current level (no flapping).
 """
 
 from __future__ import annotations

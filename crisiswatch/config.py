@@ -416,6 +416,9 @@ class AlertingConfig(_Section):
     evaluate_every: Duration = "5m"
     auto_resolve_after_calm: int = Field(default=4, ge=1)
     """Resolve an incident after this many consecutive evaluations without firing."""
+    deescalate_after: int = Field(default=3, ge=1)
+    """Lower an incident's level only after this many consecutive buckets below it (levels
+    go up at once); keeps a crisis hovering at a threshold from flapping between levels."""
     renotify_every: Duration = "1h"
     """Throttle: an unchanged incident is re-announced at most this often."""
     outbox_dir: str = "data/outbox"

@@ -8,9 +8,12 @@ from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, po
 from alerts.detectors.volume import scope_name
 from alerts.severity import rule_level
 
-MIN_AGE = timedelta(minutes=5)
-"""Engagement velocity is per hour since posting, at least over five minutes (a post
-collected seconds after publication would otherwise look infinitely fast)."""
+MIN_AGE = timedelta(minutes=15)
+"""Engagement velocity is per hour since posting, counted over at least fifteen minutes (a
+post collected minutes after publication would otherwise look extremely fast)."""
+UNKNOWN_AGE = timedelta(minutes=1)
+"""Posts whose collection time is (almost) their creation time - imports, replays of final
+counts - say nothing about how fast engagement grew: only their reach counts."""
 
 
 def influencer(ctx: RuleContext) -> list[Evaluation]:
@@ -27,8 +30,8 @@ def influencer(ctx: RuleContext) -> list[Evaluation]:
         candidates.setdefault(post.id, post)
     best, best_score, best_reason = None, 0.0, ""
     for post in candidates.values():
-        age_h = max(post.collected_at - post.created_at, MIN_AGE).total_seconds() / 3600
-        velocity = post.engagement.total / age_h
+        age = post.collected_at - post.created_at
+        velocity = post.engagement.total / (max(age, MIN_AGE).total_seconds() / 3600) if age >= UNKNOWN_AGE else 0.0
         reach_score = post.reach / params.min_followers
         velocity_score = velocity / params.velocity_per_hour
         score = max(reach_score, velocity_score)

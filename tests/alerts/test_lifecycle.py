@@ -68,12 +68,15 @@ def test_levels_go_up_and_down_with_the_situation(tmp_path):
     book = IncidentBook(None)
     life = Lifecycle(book, config, [], notify=False)
     levels = []
-    for k, (score, level) in enumerate([(7, Level.yellow), (14, Level.red), (10, Level.orange), (7, Level.yellow)]):
+    scores = [(7, Level.yellow), (14, Level.red)] + [(10, Level.orange)] * 3 + [(7, Level.yellow)] * 3
+    for k, (score, level) in enumerate(scores):
         at = ONSET + k * STEP
         for change in life.apply([_evaluation("volume", score, at, level)], at):
             book.save(change.incident)
         levels.append(book.all()[0].level)
-    assert levels == [Level.yellow, Level.red, Level.orange, Level.yellow]
+    # up at once; down only after alerting.deescalate_after (3) buckets below the current level
+    Y, O, R = Level.yellow, Level.orange, Level.red
+    assert levels == [Y, R, R, R, O, O, O, Y]
     incident = book.all()[0]
     assert incident.peak_level == Level.red
     assert [e.data["direction"] for e in incident.events if e.kind == "level_changed"] == ["up", "down", "down"]
