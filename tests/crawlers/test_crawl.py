@@ -222,7 +222,7 @@ def test_crawl_killed_mid_way_resumes_without_loss_or_duplicates(tmp_path):
         process = subprocess.Popen(command, env=crawl_environment(str(config)), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(stored(db)) < 200 if db.exists() else True:
+        while time.monotonic() < deadline and (not db.exists() or len(stored(db)) < 200):
             time.sleep(0.2)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
