@@ -100,10 +100,10 @@ def evaluate_cycle(store: Store, config: Config, now: datetime | None = None, de
             changes[change.incident.id].events.extend(change.events)
         else:
             changes[change.incident.id] = change
-    report.changes = list(changes.values())
-    _draw_charts(config, report.changes, now)
-    for change in report.changes:
-        book.save(change.incident)
+    _draw_charts(config, list(changes.values()), now)
+    for change in changes.values():
+        book.save(change.incident)  # also calm counts and evaluation marks without an event
+    report.changes = [c for c in changes.values() if c.events]
     if deliver:
         report.delivered = deliver_pending(store, config, now)
     return report

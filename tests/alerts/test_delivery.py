@@ -219,3 +219,17 @@ def test_user_text_cannot_inject_markup(tmp_path):
     assert "**bold**" not in markdown and "(javascript" not in markdown
     text = render(config, incident, event, "text", "k").body
     assert "\u202e" not in text
+
+
+def test_messages_link_to_kibana_discover_when_configured(tmp_path):
+    from crisiswatch.model import Incident, IncidentEvent, Level
+
+    from alerts.render import render
+
+    config = world_config(str(tmp_path), extra="kibana_url: http://kibana.example:5601")
+    incident = Incident(id="abc", fingerprint="volume|acme|", rule="volume", watchlist="acme", title="spike",
+                        level=Level.orange, peak_level=Level.orange, opened_at=ONSET, updated_at=ONSET,
+                        evidence={"filter": {"watchlists": ["acme"], "sentiments": ["negative"]},
+                                  "window": [ONSET.isoformat(), (ONSET + timedelta(hours=1)).isoformat()]})
+    body = render(config, incident, IncidentEvent(at=ONSET, kind="fired", message="spike"), "html", "k").body
+    assert 'href="http://kibana.example:5601/app/discover#/' in body and "acme" in body

@@ -166,3 +166,38 @@ def test_people_acknowledge_assign_note_and_resolve(world, tmp_path, webhook):
     assert [e.kind for e in saved.events][-4:] == ["acknowledged", "assigned", "note", "resolved"]
     with pytest.raises(IncidentError, match="already resolved"):
         life.acknowledge(saved, by="x", now=now)
+
+
+def test_reminders_are_throttled_and_stop_once_acknowledged(tmp_path):
+    config = world_config(str(tmp_path))  # renotify_every: 2h
+    book = IncidentBook(None)
+    life = Lifecycle(book, config, [], notify=False)
+    for k in range(16):  # four hours of the same yellow firing
+        at = ONSET + k * STEP
+        for change in life.apply([_evaluation("volume", 7, at, Level.yellow)], at):
+            book.save(change.incident)
+    incident = book.all()[0]
+    assert [e.at - ONSET for e in incident.events if e.kind == "reminder"] == [timedelta(hours=2)]
+    life.acknowledge(incident, by="mei", now=ONSET + timedelta(hours=4))
+    book.save(incident)
+    for k in range(16, 40):
+        at = ONSET + k * STEP
+        for change in life.apply([_evaluation("volume", 7, at, Level.yellow)], at):
+            book.save(change.incident)
+    assert [e.kind for e in book.all()[0].events].count("reminder") == 1
+
+
+def test_a_rule_that_fires_again_soon_after_calm_reopens_its_incident(tmp_path):
+    config = world_config(str(tmp_path))  # auto_resolve_after_calm: 3
+    book = IncidentBook(None)
+    life = Lifecycle(book, config, [], notify=False)
+    plan = [7, 0, 0, 0, 7]  # fire, three calm buckets (resolved), fire again 15 minutes later
+    for k, score in enumerate(plan):
+        at = ONSET + k * STEP
+        ev = _evaluation("volume", score, at, Level.yellow if score else None)
+        for change in life.apply([ev], at):
+            book.save(change.incident)
+    incidents = book.all()
+    assert len(incidents) == 1
+    kinds = [e.kind for e in incidents[0].events]
+    assert kinds == ["fired", "resolved", "reopened"] and incidents[0].state == IncidentState.open

@@ -1,0 +1,30 @@
+"""Escalation timers on their own: take every due step of unacknowledged incidents.
+
+``evaluate_cycle`` already does this in every cycle (timers run with or without new posts);
+this entry point is for a scheduler that wants escalations even while rule evaluation is
+paused, e.g. during store maintenance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crisiswatch.config import Config
+from crisiswatch.model import as_utc, utc_now
+from crisiswatch.store.base import Store
+
+from alerts import silences
+from alerts.incidents import Change, IncidentBook, Lifecycle
+from alerts.notify import deliver_pending
+
+
+def run_escalations(store: Store, config: Config, now: datetime | None = None, deliver: bool = True) -> list[Change]:
+    """Escalate every active incident whose route step is due at ``now``; returns the changes."""
+    now = as_utc(now) if now else utc_now()
+    book = IncidentBook(store)
+    changes = Lifecycle(book, config, silences.load(store)).escalate(now)
+    for change in changes:
+        book.save(change.incident)
+    if deliver and changes:
+        deliver_pending(store, config, now, incident_ids=[c.incident.id for c in changes])
+    return changes
