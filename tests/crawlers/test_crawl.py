@@ -180,6 +180,7 @@ def test_bad_input_is_counted_and_the_crawl_goes_on(tmp_path):
         fault("missing", "body", body=good_hit)
         server.add_fault(r"/telegram/s/zephyrnews$", "cut", times=1)
         server.add_fault(r"/rss/feed.xml", "body", body=b"<?xml version='1.0'?><rss><channel><item><title>x</ti")
+        server.add_fault(r"/rss/atom.xml", "utf8", body=b"Zephyr report 28")
         sources = [s for s in sources_for(server, options={"timeout_s": 1.5, "retries": 1})]
         for spec in sources:
             if spec["platform"] == "hackernews":
@@ -189,6 +190,7 @@ def test_bad_input_is_counted_and_the_crawl_goes_on(tmp_path):
         db = tmp_path / "bad.db"
         config = write_config(tmp_path / "c.yaml", sources, db)
         health = crawl_all(["hackernews", "telegram", "rss", "mastodon"], config, workers=4)
+        server.add_fault(r"/telegram/s/zephyrnews$", "utf8", times=1)  # the page's title has an en dash
         retried_telegram = crawl_source("telegram", str(config))
         private_requests = server.requests_to(r"/rss/private/")
 
@@ -203,10 +205,14 @@ def test_bad_input_is_counted_and_the_crawl_goes_on(tmp_path):
     telegram = [p for p in scenario.posts if p.source == "telegram"]
     assert health["telegram"].errors == 1 and "truncated" in health["telegram"].message
     assert len(stored(db, "telegram")) == len(matching(telegram))  # the retry crawl got everything
-    assert retried_telegram.status == "ok" and retried_telegram.items == len(matching(telegram))
+    assert retried_telegram.items == len(matching(telegram))
+    assert retried_telegram.errors == 1 and "invalid utf-8" in retried_telegram.message
 
-    assert health["rss"].errors == 2 and "robots.txt" in health["rss"].message and private_requests == []
-    assert len(stored(db, "rss")) == len(matching([p for p in scenario.posts if p.source == "rss"]))
+    assert health["rss"].errors == 3 and "robots.txt" in health["rss"].message and private_requests == []
+    assert "invalid UTF-8" in health["rss"].message
+    rss = stored(db, "rss")
+    assert len(rss) == len(matching([p for p in scenario.posts if p.source == "rss"]))
+    assert sum("\ufffd" in (p.title or "") for p in rss.values()) == 1  # kept, with the bad byte replaced
     assert health["mastodon"].items == 0 and "not public" in health["mastodon"].message
 
 
