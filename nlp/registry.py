@@ -125,7 +125,7 @@ class HeadClassifier:
         self.labels = head.labels
 
     def predict(self, texts: list[str], embeddings: np.ndarray) -> Prediction:
-        return Prediction(self.labels, self.head.predict_proba(embeddings))
+        return Prediction(self.labels, self.head.predict_proba(embeddings, texts))
 
 
 class SequenceClassifier:

@@ -73,6 +73,26 @@ def skip_reason(cleaned: str) -> str | None:
     return None
 
 
+_REPOST = re.compile(r"\s*//\s*@")
+_REPLY = re.compile(r"^\s*回复\s*@[^:：\s]+[:：]\s*")
+
+
+def own_words(text: str) -> str:
+    """The author's own words of a repost: Weibo-style reposts read ``comment //@a: quoted //@b: ...``.
+
+    The reposter's stance is in the comment, not in the quoted chain, so the chain is dropped
+    when the comment has words of its own (a bare repost keeps the chain).
+    """
+    text = _REPLY.sub("", text)
+    parts = _REPOST.split(text, maxsplit=1)
+    if len(parts) == 2 and skip_reason(parts[0].strip()) is None:
+        return parts[0]
+    return _REPOST.sub(" @", text)
+
+
 def model_text(cleaned: str) -> str:
-    """What the classifiers read: Simplified Chinese, links shortened to a placeholder."""
-    return to_simplified(_URL.sub("http", cleaned))
+    """What the models read: the author's own words, in Simplified Chinese, without @mentions,
+    links shortened to a placeholder."""
+    text = _MENTION.sub(" ", own_words(cleaned))
+    text = _SPACES.sub(" ", _URL.sub("http", text)).strip()
+    return to_simplified(text or cleaned)
