@@ -6,9 +6,7 @@ Heavy imports (numpy, apprise, matplotlib) stay inside the command functions so 
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 

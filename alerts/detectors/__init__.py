@@ -8,7 +8,6 @@ data created before the end of the last complete bucket is read: no look-ahead.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,9 +19,6 @@ from crisiswatch.store.base import PostFilter, Store
 
 from alerts.series import SeriesCache, floor_time
 from alerts.severity import FAMILY, normalized, rule_level
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class Evaluation:

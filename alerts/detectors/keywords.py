@@ -48,10 +48,7 @@ def any_of(terms: list[str], within: str | None = None) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _any_of(terms: tuple[str, ...], within: str | None) -> str:
-    variants = [v for term in terms for v in term_variants(term)]
-    base = parse_text_query(within) if within else [[]]
-    alternatives = [[*alt, v] for alt in base for v in variants]
-    return " OR ".join(" ".join(f'"{t}"' for t in alt) for alt in alternatives)
+    return _query([v for term in terms for v in term_variants(term)], within)
 
 
 def _negative(ctx: RuleContext, flt: PostFilter) -> PostFilter:
