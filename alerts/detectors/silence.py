@@ -58,7 +58,7 @@ def source_silence(ctx: RuleContext) -> list[Evaluation]:
     for name in names:
         expected = expected_gap(configured.get(name), ctx.params.expected_interval)
         newest = ctx.store.top_posts(PostFilter(sources=(name,), until=now), order="-created_at", limit=1)
-        crawls = ctx.store.crawl_history(name, limit=5)
+        crawls = [c for c in ctx.store.crawl_history(name, limit=20) if as_utc(c.started_at) <= now][:5]
         last: datetime | None = newest[0].created_at if newest else None
         for crawl in crawls:
             if crawl.newest_post_at is not None and as_utc(crawl.newest_post_at) <= now:
