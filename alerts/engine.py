@@ -78,7 +78,7 @@ def _draw_charts(config: Config, changes: list[Change], now: datetime) -> None:
         path = chart.chart_path(config.data_dir, change.incident.id, now)
         try:
             chart.draw(path, ev.series, ev.expected, ev.title, change.incident.level.value, ev.window_start,
-                       unit="share" if ev.unit == "share" else f"{ev.unit} per bucket")
+                       unit="matching posts per bucket" if ev.unit == "share" else f"{ev.unit} per bucket")
             change.incident.evidence["chart"] = str(path)
         except Exception:  # noqa: BLE001 - a chart is a nicety; the alert must still go out
             log.exception("could not draw the chart of incident %s", change.incident.id)

@@ -30,6 +30,7 @@ from alerts.detectors import Evaluation
 from alerts.silences import Silence
 
 ACTIVE = (IncidentState.open.value, IncidentState.acknowledged.value)
+STORY_DETECTORS = ("keyword_burst", "emerging_topic", "cross_platform")
 
 
 class IncidentError(ValueError):
@@ -182,8 +183,11 @@ class Lifecycle:
         else:
             lower = 0
         pairs = sorted(_pairs(incident) | {(ev.rule, ev.watchlist) for ev in evs}, key=str)
+        # where the story started is best told by the rules that follow its words or topic
+        story = next((ev for ev in sorted(evs, key=lambda ev: -signals[ev.fingerprint]["normalized"])
+                      if ev.detector in STORY_DETECTORS and ev.evidence.get("first_posts")), strongest)
         incident.evidence = {
-            **strongest.evidence, "rule": strongest.rule, "detector": strongest.detector,
+            **strongest.evidence, "first_posts": story.evidence.get("first_posts", []), "rule": strongest.rule, "detector": strongest.detector,
             "observed": strongest.observed, "baseline": strongest.baseline, "spread": strongest.spread,
             "score": round(strongest.score, 3), "unit": strongest.unit,
             "window": [strongest.window_start.isoformat() if strongest.window_start else None,

@@ -114,7 +114,7 @@ def _post_line(post: dict[str, Any]) -> tuple[str, str | None]:
     who = post.get("author") or "unknown author"
     followers = f", {post['followers']:,} followers" if post.get("followers") else ""
     text = " ".join(filter(None, [post.get("title"), post.get("text")]))
-    return f"{who} on {post.get('source')}{followers}, {post.get('engagement', 0)} interactions: {text}", post.get("url")
+    return f"{who} on {post.get('source')}{followers}, {post.get('engagement') or 0:,} interactions: {text}", post.get("url")
 
 
 @dataclass
