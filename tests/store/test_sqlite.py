@@ -3,7 +3,10 @@ the file itself (WAL, persistence, corruption, locks) and use from several threa
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -105,14 +108,31 @@ def test_short_terms_fold_case_beyond_ascii(tmp_path: Path) -> None:
         assert [p.id for p in store.search(PostFilter(text="éc"))] == ["weibo:1"]
 
 
+_POOLED_WRITE = """
+import json, sys
+from crisiswatch.store.base import PostFilter
+from crisiswatch.store.sqlite import SqliteStore
+from tests.store.contract import post
+words = ["召回", "奶粉", "refund", "delay", "客服", "outage", "中毒", "apology"]
+posts = [post(str(i), f"{words[i % 8]}{words[(i * 3) % 8]} {words[(i * 5) % 8]} {i}", minutes=i % 600)
+         for i in range(4200)]
+with SqliteStore(sys.argv[1], term_workers=1) as store:
+    assert store.upsert_posts(posts).written == 4200
+    assert store._pool is not None, "the large write did not use a worker process"
+"""
+
+
 def test_term_worker_processes_give_the_same_terms(tmp_path: Path) -> None:
+    """A large write from a fresh single-threaded process cuts terms in a forked worker and
+    stores exactly what an inline write stores (run apart: other tests may leave threads)."""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", _POOLED_WRITE, str(tmp_path / "pool.db")], cwd=repo, check=True,
+                   timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
     words = ["召回", "奶粉", "refund", "delay", "客服", "outage", "中毒", "apology"]
     posts = [post(str(i), f"{words[i % 8]}{words[(i * 3) % 8]} {words[(i * 5) % 8]} {i}", minutes=i % 600)
              for i in range(4200)]
-    with SqliteStore(tmp_path / "pool.db", term_workers=1) as pooled, \
-            SqliteStore(tmp_path / "inline.db", term_workers=0) as inline:
-        assert pooled.upsert_posts(posts).written == 4200
-        assert pooled._pool is not None  # the large write really went through a worker process
+    with SqliteStore(tmp_path / "pool.db") as pooled, SqliteStore(tmp_path / "inline.db", term_workers=0) as inline:
         inline.upsert_posts(posts)
+        assert pooled.count_posts() == 4200
         assert pooled.top_terms(PostFilter(), limit=50) == inline.top_terms(PostFilter(), limit=50)
         assert pooled.count_posts(PostFilter(text="召回")) == inline.count_posts(PostFilter(text="召回")) > 0
