@@ -3,6 +3,7 @@ FILE:LINE: key.path: reason errors and exit status 2."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,6 @@ def test_example_has_every_section_and_bilingual_watchlists() -> None:
     ("  sqlite_path: data/crisiswatch.db", "  sqlite_pth: data/crisiswatch.db", "store.sqlite_pth: Extra inputs"),
     ("  retention: 180d", "  retention: soon", "store.retention:"),
     ("    password: null ", "    password: hunter2 ", "store.elasticsearch.password: secrets must not be written"),
-    ("    channels: [pr-email]", "    channels: [pager]", "routes[0].channels: unknown channel 'pager'"),
     ("    kind: person", "    kind: celebrity", "watchlists[2].kind:"),
     ("  near_duplicates_threshold: 0.8", "  near_duplicates_threshold: 1.5", "models.near_duplicates_threshold:"),
 ])
@@ -59,6 +59,20 @@ def test_a_broken_key_is_reported_with_file_line_and_path(tmp_path: Path, origin
     assert code == 2
     line = line_of(broken_text, broken.strip())
     assert any(o.startswith(f"{path}:{line}: {expected}") for o in output), output
+
+
+def test_an_unknown_channel_in_a_route_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    routes_at = text.index("\nroutes:")
+    first = re.compile(r"^(    channels: \[)[^\],]+", re.M).search(text, routes_at)
+    assert first is not None, "the example's first route has no channels line"
+    broken_text = text[:first.start()] + first.group(1) + "pager" + text[first.end():]
+    path = tmp_path / "route.yaml"
+    path.write_text(broken_text, encoding="utf-8")
+    code, output = check(path)
+    assert code == 2
+    line = broken_text[:first.start()].count("\n") + 1
+    assert f"{path}:{line}: routes[0].channels: unknown channel 'pager'" in output, output
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
