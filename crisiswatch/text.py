@@ -13,6 +13,7 @@ import unicodedata
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"#[\w{_CJK}]+|[{_CJK}]+|[^\W\d_]{{2,}}(?:['’][a-z]+)?", re.UNICODE)
+_HAN = re.compile(f"[{_CJK}]")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[\w.\-]+")
 MAX_TERMS_PER_POST = 48
@@ -43,9 +44,27 @@ def _jieba():
     return jieba
 
 
+@functools.cache
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def has_han(text: str) -> bool:
+    return _HAN.search(text) is not None
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese (OpenCC t2s); text without Han characters is returned as is."""
+    return _t2s().convert(text) if has_han(text) else text
+
+
 @functools.lru_cache(maxsize=65536)
 def _cut_chinese(run: str) -> tuple[str, ...]:
-    return tuple(w for w in _jieba().lcut(run, HMM=False) if len(w) >= 2)
+    """Words of a Chinese run, cut in Simplified form (jieba's dictionary is Simplified, and
+    質量 and 质量 are one term to an analyst)."""
+    return tuple(w for w in _jieba().lcut(to_simplified(run), HMM=False) if len(w) >= 2)
 
 
 def normalize_width_case(text: str) -> str:
@@ -57,7 +76,7 @@ def extract_terms(text: str, title: str | None = None) -> list[str]:
     """Distinct content terms of a post, in order of first appearance.
 
     Latin-script words (lower-cased, stop words removed), hashtags, and Chinese words cut
-    by jieba; URLs and @mentions are left out because they are not what a story is about.
+    by jieba in Simplified form; URLs and @mentions are left out because they are not what a story is about.
     """
     source = f"{title}\n{text}" if title else text
     source = _MENTION.sub(" ", _URL.sub(" ", normalize_width_case(source)))

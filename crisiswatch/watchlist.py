@@ -10,31 +10,20 @@ anywhere, because Chinese is written without spaces.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 
 from crisiswatch.config import Watchlist
-from crisiswatch.text import normalize_width_case
+from crisiswatch.text import normalize_width_case, to_simplified
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SPACES = re.compile(r"\s+")
 _WORD = r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 """A letter or digit of a script written with spaces (not Chinese): where word edges count."""
 
 
-@functools.cache
-def _t2s():
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
 def fold(text: str) -> str:
     """The form both texts and terms are compared in (see the module docstring)."""
-    text = normalize_width_case(text)
-    if _CJK.search(text):
-        text = _t2s().convert(text)
+    text = to_simplified(normalize_width_case(text))
     return _SPACES.sub(" ", text).strip()
 
 
