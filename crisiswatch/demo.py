@@ -102,6 +102,8 @@ class DemoOptions:
     user_config: Config | None = None
     """Channels and routes of the user's own config are added, so alerts also reach them."""
     crawl_timeout_s: float = 300
+    topics: bool = True
+    """Fit and assign BERTopic topics during enrichment (models.topics)."""
 
 
 @dataclass
@@ -163,8 +165,7 @@ def demo_config(scenario: Scenario, sources: list[dict[str, Any]], data_dir: Pat
         "alerting": {"outbox_dir": str(data_dir / "outbox"), "evaluate_every": _duration(options.step)},
         "airflow": {"briefing_channels": ["team-webhook"]},
     }
-    if options.models is not None:
-        section["models"] = options.models
+    section["models"] = {**(options.models or {}), "topics": options.topics}
     return section
 
 
@@ -230,6 +231,9 @@ def run_demo(options: DemoOptions, on_step: Callable[[int, int, pipeline.CycleRe
     with ReplayServer(scenario, speedup=0, clock_start=times[0]) as server, \
             LocalInbox(data_dir / "inbox") as inbox:
         sources = [s.model_dump(mode="json", exclude_defaults=True) for s in server.source_configs()]
+        for source in sources:  # every review of the brand's own app is about the brand
+            if source["platform"] == "appstore":
+                source["keep_all"] = True
         section = demo_config(scenario, sources, data_dir, inbox.url, options)
         config_path.write_text(yaml.safe_dump(section, allow_unicode=True, sort_keys=False), encoding="utf-8")
         config = load_config(config_path)  # the same validation a user's file gets

@@ -93,11 +93,20 @@ def enrich(store: Store, config: Config, progress: Callable[[int], None] | None 
         import nlp
     except ImportError as exc:
         return 0, [missing_component("nlp (enrichment)", exc)]
+    done = 0
+
+    def count(batch: int) -> None:  # batches are stored as they go: count them even if a later part fails
+        nonlocal done
+        done += batch
+        if progress is not None:
+            progress(batch)
+
     try:
-        return nlp.enrich_store(store, config, progress=progress), []
+        nlp.enrich_store(store, config, progress=count)
     except Exception as exc:  # noqa: BLE001 - the alert step still runs on what is enriched
         log.debug("enrichment failed", exc_info=True)
-        return 0, [f"enrich: {type(exc).__name__}: {exc}"]
+        return done, [f"enrich: {type(exc).__name__}: {exc}"]
+    return done, []
 
 
 def evaluate(store: Store, config: Config, now: datetime | None = None) -> tuple[Any | None, list[str]]:

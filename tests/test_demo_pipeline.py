@@ -26,8 +26,7 @@ from crisiswatch.store import PostFilter, open_store
 def tiny_models(tmp_path_factory) -> dict:
     from nlp.tiny import make_tiny_models
 
-    models = make_tiny_models(tmp_path_factory.mktemp("tiny-models")).model_dump(mode="json")
-    return {**models, "topics": False}
+    return make_tiny_models(tmp_path_factory.mktemp("tiny-models")).model_dump(mode="json")
 
 
 def test_schedule_backfills_then_steps_fast_then_slow():
@@ -86,7 +85,8 @@ def test_demo_replays_the_food_scare_end_to_end(tmp_path, tiny_models):
     """Real spiders crawl the replay server step by step; alerts fire after the onset only."""
     options = DemoOptions(scenario="food_safety_zh", data_dir=tmp_path / "demo", lead=timedelta(hours=1),
                           step=timedelta(minutes=30), busy=timedelta(hours=2, minutes=30),
-                          calm_step=timedelta(hours=3), follow=timedelta(hours=2, minutes=30), models=tiny_models)
+                          calm_step=timedelta(hours=3), follow=timedelta(hours=2, minutes=30), models=tiny_models,
+                          topics=False)
     seen = []
     result = run_demo(options, on_step=lambda n, total, step: seen.append((n, total, step.at)))
     scenario = result.scenario

@@ -120,6 +120,7 @@ def demo(
     parallel: Annotated[int, typer.Option(help="Sources crawled at once.")] = 3,
     tiny_models: Annotated[bool, typer.Option("--tiny-models", help="Use tiny random models (a fast plumbing check; "
                                                                     "the predictions mean nothing).")] = False,
+    topics: Annotated[bool, typer.Option(help="Fit and assign topic clusters while enriching.")] = True,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -143,12 +144,12 @@ def demo(
 
     user_config = config_or_exit(config) if config is not None else None
     options = DemoOptions(scenario=scenario, seed=seed, data_dir=data_dir, step=_duration(step, "--step"),
-                          follow=_duration(follow, "--follow"), parallel=parallel, user_config=user_config)
+                          follow=_duration(follow, "--follow"), parallel=parallel, user_config=user_config,
+                          topics=topics and not tiny_models)  # random embeddings make no topics worth fitting
     if tiny_models:
         from nlp.tiny import make_tiny_models
 
-        models = make_tiny_models(data_dir.parent / f"{data_dir.name}-tiny-models").model_dump(mode="json")
-        options.models = {**models, "topics": False}  # random embeddings make no topics worth fitting
+        options.models = make_tiny_models(data_dir.parent / f"{data_dir.name}-tiny-models").model_dump(mode="json")
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
