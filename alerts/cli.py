@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape as esc
 
 from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
 from crisiswatch.config import parse_duration
@@ -81,12 +82,13 @@ def evaluate(now: Annotated[Optional[str], typer.Option("--now", help="Evaluate 
     with store_or_exit(cfg) as store:
         report = evaluate_cycle(store, cfg, at, deliver=not no_deliver, rules=rules)
     for ev in report.fired:
-        console.print(f"{_level(ev.level.value)} {ev.rule} {ev.watchlist or ''}: {ev.title}", highlight=False)
+        console.print(f"{_level(ev.level.value)} {esc(ev.rule)} {esc(ev.watchlist or '')}: {esc(ev.title)}",
+                      highlight=False)
     for change in report.changes:
         console.print(f"  incident {change.describe()}", highlight=False, markup=False)
     console.print(f"{at:%Y-%m-%d %H:%M} UTC: {report.summary()}", highlight=False)
     for error in report.errors:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        console.print(f"[red]error:[/] {esc(error)}", highlight=False)
     if report.errors:
         raise typer.Exit(1)
 
@@ -125,7 +127,7 @@ def list_incidents(state: Annotated[str, typer.Option("--state", help="active, o
         who = f" ack {i.acknowledged_by}" if i.acknowledged_by else ""
         owner = f" owner {i.assignee}" if i.assignee else ""
         console.print(f"{i.id}  {_level(i.level.value):<6} {i.state.value:<12} {i.updated_at:%Y-%m-%d %H:%M}  "
-                      f"{i.watchlist or '*'}  {i.title}{who}{owner}", highlight=False)
+                      f"{esc(i.watchlist or '*')}  {esc(i.title)}{esc(who)}{esc(owner)}", highlight=False)
 
 
 @app.command()
@@ -143,13 +145,13 @@ def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a uniq
 
     e = incident.evidence
     console.print(f"[bold]{incident.id}[/] {_level(incident.level.value)} (peak {incident.peak_level.value}) "
-                  f"{incident.state.value}: {incident.title}", highlight=False)
-    console.print(f"rule {incident.rule}, watchlist {incident.watchlist or '*'}, score {incident.score:.0f}/100, "
+                  f"{incident.state.value}: {esc(incident.title)}", highlight=False)
+    console.print(f"rule {esc(incident.rule)}, watchlist {esc(incident.watchlist or '*')}, score {incident.score:.0f}/100, "
                   f"opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
-                  + (f", related: {', '.join(incident.related)}" if incident.related else ""), highlight=False)
+                  + (f", related: {esc(', '.join(incident.related))}" if incident.related else ""), highlight=False)
     if e.get("observed") is not None:
         console.print(f"observed {e.get('observed')} vs normal {e.get('baseline')} (spread {e.get('spread')}), "
-                      f"rule score {e.get('score')}", highlight=False)
+                      f"rule score {e.get('score')}", highlight=False, markup=False)
     for post in e.get("top_posts", [])[:3]:
         console.print(f"  post {post.get('id')} by {post.get('author')}: {post.get('text', '')[:140]}",
                       highlight=False, markup=False)
@@ -157,7 +159,7 @@ def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a uniq
         console.print("top terms: " + ", ".join(f"{t} ({n})" for t, n in e["top_terms"][:10]), highlight=False,
                       markup=False)
     if e.get("chart"):
-        console.print(f"chart: {e['chart']}", highlight=False)
+        console.print(f"chart: {e['chart']}", highlight=False, markup=False)
     kind, link = posts_link(cfg, incident)
     console.print(f"posts ({kind}): {link}", highlight=False, markup=False)
     console.print("[bold]timeline[/]")
@@ -246,7 +248,7 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
         raise fail(str(exc).splitlines()[-1]) from None
     with store_or_exit(cfg) as store:
         silences.add(store, item)
-    console.print(f"silence {item.id}: {item.describe()}", highlight=False)
+    console.print(f"silence {item.id}: {item.describe()}", highlight=False, markup=False)
 
 
 @silence_app.command("list")
@@ -297,7 +299,7 @@ def drill(level: Annotated[str, typer.Option("--level", help="Level of the test 
         ok = n.status == "sent"
         failed += not ok
         console.print(f"{'[green]ok[/]' if ok else '[red]FAILED[/]'}  {n.channel}"
-                      + ("" if ok else f": {n.last_error}"), highlight=False)
+                      + ("" if ok else f": {esc(n.last_error or '')}"), highlight=False)
     console.print(f"drill incident {incident.id}: {len(incident.notifications) - failed} of "
                   f"{len(incident.notifications)} channels reached; outbox: {cfg.alerting.outbox_dir}")
     if failed or not incident.notifications:

@@ -106,3 +106,20 @@ def test_backtest_lists_what_would_have_fired_and_scores_labels(world, tmp_path)
                  "--to", (START + timedelta(days=7, hours=14)).isoformat(), "--labels", str(labels), "-c", config_file)
     assert result.exit_code == 0, result.output
     assert "detected 2026-03-09 10:" in result.output and "recall=1.00" in result.output
+
+
+def test_user_text_in_titles_is_printed_verbatim(tmp_path):
+    from crisiswatch.model import Incident, Level
+    from crisiswatch.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    store.save_incident(Incident(id="x1", fingerprint="volume|acme|", rule="volume", watchlist="acme",
+                                 title="post by [/bold][red]mallory[/red] about acme", level=Level.blue,
+                                 peak_level=Level.blue, opened_at=ONSET, updated_at=ONSET))
+    store.close()
+    config = write_config(tmp_path, tmp_path / "s.db")
+    for args in (("alerts", "list"), ("alerts", "show", "x1")):
+        result = cli(*args, "-c", config)
+        assert result.exit_code == 0, result.output
+        assert "[/bold][red]mallory[/red]" in result.output
