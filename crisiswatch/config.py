@@ -127,6 +127,9 @@ class ModelSpec(_Section):
     """Label names in output order when the model does not name them."""
     prefix: str | None = None
     """Text put before every input of an embeddings model (None: ``query: `` for E5 models, else nothing)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Compute precision: auto = bfloat16 on CPUs with native support (about 3x faster, same
+    predictions), float16 on CUDA, float32 otherwise."""
 
 
 class ModelsConfig(_Section):

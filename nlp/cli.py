@@ -94,7 +94,7 @@ def analyse_command(
         raise _model_error(exc) from None
     for text, enrichment in zip(texts, enrichments):
         data = enrichment.model_dump(mode="json", exclude={"enriched_at", "post_id"})
-        console.print(json.dumps({"text": text, **data}, ensure_ascii=False), highlight=False, markup=False)
+        typer.echo(json.dumps({"text": text, **data}, ensure_ascii=False))
 
 
 @nlp_app.command("topics")

@@ -13,6 +13,21 @@ from pathlib import Path
 import numpy as np
 
 
+def pick_dtype(requested: str, device: str):
+    """``auto``: float16 on CUDA, bfloat16 on CPUs that run it natively (AVX512-BF16/AMX), else float32."""
+    import torch
+
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.startswith("cuda"):
+        return torch.float16
+    try:
+        native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native_bf16 = False
+    return torch.bfloat16 if native_bf16 else torch.float32
+
+
 def pick_device(requested: str = "auto") -> str:
     """``auto`` means CUDA when a GPU is visible, else CPU; anything else is passed through."""
     import torch
@@ -30,7 +45,7 @@ class TransformerEncoder:
     """
 
     def __init__(self, path: str | Path, name: str, *, prefix: str = "", device: str = "auto",
-                 batch_size: int = 32, max_length: int = 256, revision: str | None = None):
+                 batch_size: int = 32, max_length: int = 256, revision: str | None = None, dtype: str = "auto"):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -40,7 +55,9 @@ class TransformerEncoder:
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), revision=revision)
         kwargs = {"add_pooling_layer": False} if _is_bert_like(path, revision) else {}
-        self.model = AutoModel.from_pretrained(str(path), revision=revision, **kwargs).to(self.device).eval()
+        self.dtype = pick_dtype(dtype, self.device)
+        self.model = AutoModel.from_pretrained(str(path), revision=revision, **kwargs)
+        self.model = self.model.to(device=self.device, dtype=self.dtype).eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length) or max_length
         tokenizer_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 10**6 else limit
         self.max_length = int(min(max_length, limit, tokenizer_limit))
@@ -61,7 +78,7 @@ class TransformerEncoder:
                 chunk = order[start:start + self.batch_size]
                 batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in chunk]}, return_tensors="pt")
                 batch = {key: value.to(self.device) for key, value in batch.items()}
-                hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+                hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state.float()
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)

@@ -78,7 +78,7 @@ def _encoder_cached(key: str):
         prefix = spec.prefix if spec.prefix is not None else ("query: " if "e5" in spec.model.lower() else "")
     try:
         return TransformerEncoder(path, name, prefix=prefix, device=spec.device, batch_size=spec.batch_size,
-                                  max_length=spec.max_length, revision=spec.revision)
+                                  max_length=spec.max_length, revision=spec.revision, dtype=spec.dtype)
     except OSError as exc:
         raise ModelError(f"models.embeddings: cannot load '{spec.model}': {exc}") from None
 
@@ -137,12 +137,12 @@ class SequenceClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from nlp.encoder import pick_device
+        from nlp.encoder import pick_device, pick_dtype
 
         self.device = pick_device(spec.device)
         self.tokenizer = AutoTokenizer.from_pretrained(spec.model, revision=spec.revision)
         self.model = AutoModelForSequenceClassification.from_pretrained(spec.model, revision=spec.revision)
-        self.model.to(self.device).eval()
+        self.model.to(device=self.device, dtype=pick_dtype(spec.dtype, self.device)).eval()
         self.batch_size, self.max_length = spec.batch_size, min(spec.max_length, self.tokenizer.model_max_length)
         names = spec.labels or [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
         self.raw_labels = names
