@@ -104,6 +104,9 @@ class DemoOptions:
     crawl_timeout_s: float = 300
     topics: bool = True
     """Fit and assign BERTopic topics during enrichment (models.topics)."""
+    responder: str | None = "PR on-call (demo)"
+    """Who acknowledges incidents once they reach orange (at the next step, as a person
+    paged by the alert would) and takes ownership; None = nobody reacts, escalation runs."""
 
 
 @dataclass
@@ -202,6 +205,32 @@ def check_expectations(scenario: Scenario, incidents: list[Incident]) -> list[Ex
     return checks
 
 
+def respond(store, config: Config, now: datetime, who: str) -> list[str]:
+    """The PR team reacts: acknowledge and take every open incident that has reached orange.
+
+    Called a step after the alert went out, this is the moment a paged person says "on it";
+    it stops reminders and escalation and starts the response clock of the reports.
+    """
+    try:
+        from alerts import silences
+        from alerts.incidents import IncidentBook, Lifecycle
+        from alerts.notify import deliver_pending
+    except ImportError as exc:
+        return [pipeline.missing_component("alerts (acknowledging incidents)", exc)]
+    life = Lifecycle(IncidentBook(store), config, silences.load(store))
+    touched = []
+    for incident in store.list_incidents(states=["open"], limit=1000):
+        reached = level_reached_at(incident, Level.orange)
+        if reached is None or reached >= now:
+            continue
+        for change in (life.acknowledge(incident, by=who, now=now), life.assign(incident, to=who, by=who, now=now)):
+            store.save_incident(change.incident)
+        touched.append(incident.id)
+    if touched:
+        deliver_pending(store, config, now, incident_ids=touched)
+    return []
+
+
 def prepare_data_dir(data_dir: Path) -> None:
     """Remove what a previous demo left (only the demo's own files) so the replay starts clean."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -244,6 +273,8 @@ def run_demo(options: DemoOptions, on_step: Callable[[int, int, pipeline.CycleRe
                 server.clock.set(moment)
                 step = pipeline.run_cycle(store, config, config_path, now=moment, parallel=options.parallel,
                                           crawl_timeout_s=options.crawl_timeout_s)
+                if options.responder and number > 1:
+                    step.errors += respond(store, config, moment, options.responder)
                 result.steps.append(step)
                 if on_step is not None:
                     on_step(number, len(times), step)

@@ -110,6 +110,9 @@ def test_demo_replays_the_food_scare_end_to_end(tmp_path, tiny_models):
     assert min(i.opened_at for i in qinhe) <= scenario.onset + timedelta(hours=2)
     assert any(i.rule == "volume_spike" and i.peak_level >= Level.orange for i in qinhe)
     assert [c.expected for c in result.checks] == scenario.expected_alerts
+    acknowledged = [i for i in qinhe if i.acknowledged_by == "PR on-call (demo)"]
+    assert acknowledged and all(i.assignee == "PR on-call (demo)" and i.acknowledged_at > level_reached_at(
+        i, Level.orange) for i in acknowledged)
 
     assert result.outbox_messages > 0 and result.inbox_messages >= result.outbox_messages
     assert result.briefing_sent == {"team-webhook": True}

@@ -26,9 +26,9 @@ from crisiswatch.text import normalize_width_case
 
 LEAD_IN = timedelta(hours=24)
 """History shown before the incident opened: the normal the crisis stood out from."""
-STORY_START = timedelta(hours=3)
-"""How far before the first alert the story's posts are counted (when the alert's own
-evidence does not name the first posts)."""
+STORY_START = timedelta(hours=1)
+"""How far before the first alert the story's posts are counted: the usual detection
+window (a slowly building story has its early posts in the alert's own evidence)."""
 FOLLOW_UP = timedelta(hours=12)
 """How long after resolution (or the last change) the report keeps looking."""
 
@@ -150,8 +150,9 @@ def incident_context(store: Store, config: Config, incident_id: str,
     emotions = [(t.term, t.count) for t in store.count_by_field("emotion", story) if t.term != "none"]
     categories = [(t.term, t.count) for t in store.count_by_field("category", story) if t.term != "none"]
 
-    timeline: list[dict[str, Any]] = [
-        {"at": e.at, "kind": e.kind, "actor": e.actor, "message": e.message} for e in incident.events]
+    timeline: list[dict[str, Any]] = [  # deliveries are in the notifications table
+        {"at": e.at, "kind": e.kind, "actor": e.actor, "message": e.message} for e in incident.events
+        if e.kind != "notified"]
     for label, posts in (("first post", first[:1]), ("most spread", spread[:1])):
         for post in posts:
             timeline.append({"at": post.created_at, "kind": label, "actor": post.author.handle or post.source,
@@ -164,7 +165,9 @@ def incident_context(store: Store, config: Config, incident_id: str,
 
     evidence = {k: v for k, v in incident.evidence.items() if isinstance(v, (str, int, float, bool)) and v != ""}
     row = incident_row(incident, end)
+    fired = next((e for e in incident.events if e.kind in ("fired", "reopened") and e.message), None)
     return {
+        "first_alert": fired.message if fired is not None else incident.title,
         "title": f"Incident {incident.id}: {incident.title}", "incident": incident, "row": row,
         "generated_at": utc_now(), "start": start, "end": end,
         "posts_in_story": store.count_posts(story), "sources_count": len(sources),
