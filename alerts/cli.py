@@ -67,9 +67,11 @@ def _level(text: str) -> str:
 def evaluate(now: Annotated[Optional[str], typer.Option("--now", help="Evaluate as of this time (ISO); default: now")] = None,
              rule: Annotated[Optional[list[str]], typer.Option("--rule", "-r", help="Only these rules (repeat)")] = None,
              no_deliver: Annotated[bool, typer.Option("--no-deliver", help="Queue notifications, do not send")] = False,
+             fresh: Annotated[bool, typer.Option("--fresh", help="Forget cached baselines first (after a backfill)")] = False,
              config: ConfigOption = None) -> None:
     """Run one evaluation cycle: detectors, incidents, escalation, notifications."""
     from alerts.engine import evaluate_cycle
+    from alerts.series import forget
 
     cfg = config_or_exit(config)
     at = parse_time(now, utc_now())
@@ -80,6 +82,8 @@ def evaluate(now: Annotated[Optional[str], typer.Option("--now", help="Evaluate 
         except KeyError as exc:
             raise fail(exc.args[0]) from None
     with store_or_exit(cfg) as store:
+        if fresh:
+            console.print(f"{forget(store)} cached series forgotten")
         report = evaluate_cycle(store, cfg, at, deliver=not no_deliver, rules=rules)
     for ev in report.fired:
         console.print(f"{_level(ev.level.value)} {esc(ev.rule)} {esc(ev.watchlist or '')}: {esc(ev.title)}",

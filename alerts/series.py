@@ -20,6 +20,18 @@ from crisiswatch.store.base import PostFilter, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 STATE_PREFIX = "alerts:series:"
+INDEX_KEY = "alerts:series-index"
+
+
+def forget(store: Store) -> int:
+    """Drop every cached series (after backfilling history older than the rules' settle
+    period, for instance); the next cycle reads the baselines from the posts again."""
+    raw = store.get_state(INDEX_KEY)
+    keys = json.loads(raw) if raw else []
+    for key in keys:
+        store.set_state(key, None)
+    store.set_state(INDEX_KEY, None)
+    return len(keys)
 
 
 def floor_time(t: datetime, size: timedelta) -> datetime:
@@ -37,7 +49,18 @@ class SeriesCache:
         self.settle_override = settle_override
         self._memory: dict[str, dict] = {}
         self._cycle: dict[tuple[str, datetime], tuple[datetime, list[int]]] = {}
+        self._index: set[str] | None = None
         self.reads = 0
+
+    def _save(self, key: str, value: str) -> None:
+        """Persist one cache entry, and its key in the index that ``forget`` uses."""
+        if self._index is None:
+            raw = self.store.get_state(INDEX_KEY)
+            self._index = set(json.loads(raw)) if raw else set()
+        if key not in self._index:
+            self._index.add(key)
+            self.store.set_state(INDEX_KEY, json.dumps(sorted(self._index)))
+        self.store.set_state(key, value)
 
     def _key(self, flt: PostFilter, size: timedelta) -> str:
         payload = json.dumps([flt.model_dump(mode="json", exclude={"since", "until"}), size.total_seconds()],
@@ -89,7 +112,7 @@ class SeriesCache:
             new_entry = {"start": start, "counts": out[:stable].copy()}
             self._memory[key] = new_entry
             if self.persist:
-                self.store.set_state(key, json.dumps({"start": start.isoformat(),
+                self._save(key, json.dumps({"start": start.isoformat(),
                                                       "counts": out[:stable].astype(int).tolist()}))
         return out
 
@@ -140,7 +163,7 @@ class SeriesCache:
         changed = entry is None or (entry["start"], entry["end"]) != (start, stable_end)
         self._memory[key] = {"start": start, "end": stable_end, "counts": totals}
         if changed and self.persist:
-            self.store.set_state(key, json.dumps({"start": start.isoformat(), "end": stable_end.isoformat(),
+            self._save(key, json.dumps({"start": start.isoformat(), "end": stable_end.isoformat(),
                                                   "counts": totals}, ensure_ascii=False))
         result = dict(totals)
         if stable_end < end:

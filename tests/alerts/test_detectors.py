@@ -148,3 +148,18 @@ def test_series_cache_reuses_old_buckets_and_rereads_recent_ones(world, tmp_path
     assert reads == 1
     direct = [b.count for b in world.count_by_bucket(flt, start, ONSET + size, size)]
     assert list(again) == direct
+
+
+def test_forgetting_the_cache_picks_up_backfilled_history(world, tmp_path):
+    from alerts.series import forget
+
+    flt = PostFilter(watchlists=("zenith",))
+    size = timedelta(hours=1)
+    first = SeriesCache(world).counts(flt, START, ONSET, size, timedelta(hours=2))
+    world.upsert_posts([Post(id=f"news:backfill-{k}", source="news", text="zenith archive", watchlists=["zenith"],
+                             created_at=START + timedelta(hours=5, minutes=k)) for k in range(30)])
+    stale = SeriesCache(world).counts(flt, START, ONSET, size, timedelta(hours=2))
+    assert stale[5] == first[5]  # cached: the backfill is not seen
+    assert forget(world) >= 1
+    fresh = SeriesCache(world).counts(flt, START, ONSET, size, timedelta(hours=2))
+    assert fresh[5] == first[5] + 30
