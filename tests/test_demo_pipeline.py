@@ -128,3 +128,34 @@ def test_demo_replays_the_food_scare_end_to_end(tmp_path, tiny_models):
     assert result.incidents[0].id in first.text_content()
     assert all(i.state in (IncidentState.open, IncidentState.acknowledged, IncidentState.resolved)
                for i in result.incidents)
+
+
+@pytest.mark.slow
+def test_crisiswatch_run_does_one_cycle_against_configured_sources(tmp_path, tiny_models):
+    """`crisiswatch run` on a config whose sources are a replay server frozen mid-crisis."""
+    from typer.testing import CliRunner
+
+    from crawlers.replay.server import ReplayServer
+    from crisiswatch.cli import app
+
+    scenario = scenarios.load("food_safety_zh")
+    frozen = scenario.onset + timedelta(hours=3)
+    with ReplayServer(scenario, speedup=0, clock_start=frozen) as server:
+        config = {
+            "data_dir": str(tmp_path / "data"), "store": {"sqlite_path": str(tmp_path / "data" / "cw.db")},
+            "models": {**tiny_models, "topics": False},
+            **{key: scenario.config[key] for key in ("watchlists", "crisis_lexicon", "rules")},
+            "sources": [s.model_dump(mode="json", exclude_defaults=True) for s in server.source_configs()],
+            "alerting": {"outbox_dir": str(tmp_path / "data" / "outbox")},
+        }
+        path = tmp_path / "crisiswatch.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        result = CliRunner().invoke(app, ["run", "--config", str(path), "--briefing"])
+    assert result.exit_code == 0, result.output
+    assert "from 3 source(s)" in result.output and "problem" not in result.output
+    with open_store(load_config(path)) as store:
+        stored = store.count_posts()
+        assert stored > 1000 and store.count_posts(PostFilter(since=frozen)) == 0
+        assert sum(1 for batch in store.unenriched_batches() for _ in batch) == 0
+    assert f"{stored} posts from 3 source(s), {stored} enriched" in result.output
+    assert list((tmp_path / "data" / "reports").glob("briefing-*.html"))

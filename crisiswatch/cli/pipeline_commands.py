@@ -83,6 +83,11 @@ def print_demo_summary(result) -> None:
             if reached is not None and reached != incident.opened_at:
                 console.print(f"  reached {level.value} at {reached:%H:%M} UTC ({_signed(reached - scenario.onset)})",
                               highlight=False)
+        if incident.acknowledged_at is not None:
+            console.print(f"  acknowledged by {escape(incident.acknowledged_by or '?')} "
+                          f"{_signed(incident.acknowledged_at - incident.opened_at)} after the first alert"
+                          + (f"; resolved at {incident.resolved_at:%m-%d %H:%M} UTC" if incident.resolved_at else ""),
+                          highlight=False)
         line = _evidence_line(incident)
         if line:
             console.print("    " + escape(line), highlight=False)
