@@ -111,7 +111,8 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
 def build_head(task: str, out_path: Path | None = None, encoder=None) -> LinearHead:
     from nlp.registry import BUILTIN_ENCODER, encoder_for
 
-    encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER))
+    # float32 on the CPU: the shipped heads must not depend on the machine that trained them
+    encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="float32"))
     texts, labels, weights, order = training_set(task)
     embeddings = cached_embeddings(encoder, texts, f"builtin-{task}")
     features = ["vader"] if task == "sentiment" else []

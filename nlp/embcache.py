@@ -20,7 +20,11 @@ def _key(text: str) -> str:
 
 
 def cached_embeddings(encoder, texts: list[str], tag: str, directory: Path | None = None) -> np.ndarray:
-    model = hashlib.sha256(f"{encoder.name}|{encoder.prefix}|{encoder.max_length}".encode()).hexdigest()[:12]
+    dtype = str(getattr(encoder, "dtype", "torch.float32"))
+    identity = f"{encoder.name}|{encoder.prefix}|{encoder.max_length}"
+    if dtype != "torch.float32":
+        identity += f"|{dtype}"
+    model = hashlib.sha256(identity.encode()).hexdigest()[:12]
     file = (directory or embeddings_cache_dir()) / f"{tag}-{model}.npz"
     known: dict[str, np.ndarray] = {}
     if file.is_file():

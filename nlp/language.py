@@ -38,24 +38,45 @@ def _detector():
             .with_minimum_relative_distance(0.1).with_preloaded_language_models().build())
 
 
-def detect(text: str) -> str:
-    """ISO 639-1 code of the main language of ``text``, or ``und``."""
+def _by_script(text: str) -> tuple[str | None, str]:
+    """(language decided by script, or None; the text lingua should judge otherwise)."""
     body = _HASHTAG.sub(" ", strip_links_and_mentions(text or ""))
     if len(_LETTER.findall(body)) < 2:
-        return UNDETERMINED
+        return UNDETERMINED, body
     han = len(_HAN.findall(body))
     if _KANA.search(body):
-        return "ja"
+        return "ja", body
     if _HANGUL.search(body) and not han:
-        return "ko"
+        return "ko", body
     latin_words = len(_LATIN_WORD.findall(body))
     if han >= 2 and han >= latin_words:
-        return "zh"
-    if latin_words == 0 and han == 0 and len(body) < 3:
-        return UNDETERMINED
+        return "zh", body
     if han:  # mostly Latin words with a few characters: judge the Latin part
         body = _HAN.sub(" ", body)
-    language = _detector().detect_language_of(body)
-    if language is None:
-        return UNDETERMINED
-    return language.iso_code_639_1.name.lower()
+    return None, body
+
+
+def _code(language) -> str:
+    return UNDETERMINED if language is None else language.iso_code_639_1.name.lower()
+
+
+def detect(text: str) -> str:
+    """ISO 639-1 code of the main language of ``text``, or ``und``."""
+    decided, body = _by_script(text)
+    return decided if decided else _code(_detector().detect_language_of(body))
+
+
+def detect_many(texts: list[str]) -> list[str]:
+    """``detect`` for a batch; lingua judges the undecided ones in parallel (its Rust threads)."""
+    results: list[str | None] = []
+    pending: list[tuple[int, str]] = []
+    for index, text in enumerate(texts):
+        decided, body = _by_script(text)
+        results.append(decided)
+        if decided is None:
+            pending.append((index, body))
+    if pending:
+        found = _detector().detect_languages_in_parallel_of([body for _, body in pending])
+        for (index, _), language in zip(pending, found):
+            results[index] = _code(language)
+    return [result or UNDETERMINED for result in results]

@@ -68,7 +68,7 @@ def enrich(posts: list[Post], config: Config | None = None, *, duplicate_updates
         return []
     cleaned = [clean(post.text, post.title) for post in posts]
     reasons = [skip_reason(text) for text in cleaned]
-    languages = [language.detect(text) for text in cleaned]
+    languages = language.detect_many(cleaned)
     provenance = {"language": _lingua_version()}
 
     # identical texts are computed once
