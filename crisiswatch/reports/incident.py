@@ -5,9 +5,9 @@ resolution) beside the posts of the story (where it started, what spread furthes
 brand's public response), and measures the response: time to acknowledge, time to
 resolve, time to a public response, and the sentiment before and after that response.
 
-The public response is the first post by the brand's own verified account (an author
-whose handle or name contains one of the watchlist's terms) around the incident; when
-there is none it is the acknowledgement, and a caller may name the moment explicitly.
+The public response is the first post by the brand's own account (see ``_is_brand_account``)
+around the incident; when there is none it is the acknowledgement, and a caller may name
+the moment explicitly.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ LEAD_IN = timedelta(hours=24)
 STORY_START = timedelta(hours=1)
 """How far before the first alert the story's posts are counted: the usual detection
 window (a slowly building story has its early posts in the alert's own evidence)."""
+RESPONSE_LOOKBACK = timedelta(hours=3)
+"""A brand post this long before the first alert still counts as its response (it may have
+answered the first complaints before the alert fired)."""
 FOLLOW_UP = timedelta(hours=12)
 """How long after resolution (or the last change) the report keeps looking."""
 
@@ -73,15 +76,28 @@ def brand_response(store: Store, config: Config, incident: Incident, scope: Post
     watchlist = next((w for w in config.watchlists if w.name == incident.watchlist), None)
     if watchlist is None:
         return None
-    terms = [normalize_width_case(t).lstrip("#@") for t in watchlist.terms]
-    since = incident.opened_at - STORY_START
+    terms = {_compact(t) for t in watchlist.terms} - {""}
+    since = incident.opened_at - RESPONSE_LOOKBACK
     for post in store.iter_posts(scope.narrow(since=since, until=end)):
-        if not post.author.verified:
-            continue
-        who = normalize_width_case(f"{post.author.handle or ''} {post.author.name or ''}")
-        if any(term and term in who for term in terms):
+        if _is_brand_account(post, terms):
             return post
     return None
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in normalize_width_case(text).lstrip("#@") if ch.isalnum())
+
+
+def _is_brand_account(post: Post, terms: set[str]) -> bool:
+    """The account *is* the brand: its handle (without a domain) or its name equals a
+    watchlist term, or a verified account's handle or name contains one. Many platforms
+    (Mastodon, Bluesky) have no verified mark, and a fan account only contains the name."""
+    handle = (post.author.handle or "").lstrip("@").split("@")[0]
+    handle = handle.split(".")[0]  # bluefinchair.com, bluefinchair.bsky.social -> bluefinchair
+    names = {_compact(handle), _compact(post.author.name or "")} - {""}
+    if names & terms:
+        return True
+    return post.author.verified and any(term in name for name in names for term in terms)
 
 
 def _evidence_posts(store: Store, incident: Incident, key: str) -> list[Post]:

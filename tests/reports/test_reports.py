@@ -127,3 +127,24 @@ def test_briefing_of_an_empty_store(tmp_path):
     assert _kpi(doc, "kpi-posts") == "0" and _kpi(doc, "kpi-negative") == "–"
     assert "No incident was open in this period." in doc.text_content()
     store.close()
+
+
+def test_brand_account_is_recognised_without_a_verified_mark():
+    from datetime import datetime, timezone
+
+    from crisiswatch.model import Author, Post
+    from crisiswatch.reports.incident import _compact, _is_brand_account
+
+    terms = {_compact(t) for t in ["Bluefinch", "bluefinchair", "沁禾乳业"]}
+
+    def post(handle, name=None, verified=False):
+        return Post(id="bluesky:x", source="bluesky", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                    author=Author(handle=handle, name=name, verified=verified))
+
+    assert _is_brand_account(post("bluefinchair.com"), terms)  # Bluesky domain handle
+    assert _is_brand_account(post("bluefinchair.bsky.social"), terms)
+    assert _is_brand_account(post("sky", name="Bluefinch"), terms)
+    assert _is_brand_account(post("沁禾乳业", verified=True), terms)
+    assert _is_brand_account(post("bluefinch_support", verified=True), terms)
+    assert not _is_brand_account(post("bluefinch_fan.bsky.social"), terms)  # a fan only contains the name
+    assert not _is_brand_account(post("jess-travels.bsky.social", name="Jess"), terms)
