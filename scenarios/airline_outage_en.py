@@ -79,13 +79,13 @@ NOISE = [
     "Jet lag is a lifestyle",
 ]
 APP_REVIEWS = [
-    (5, "Love it", "Check-in takes seconds and the boarding pass shows up in my wallet. Great app."),
+    (5, "Love it", "Bluefinch check-in takes seconds and the boarding pass shows up in my wallet. Great app."),
     (5, "Best airline app", "Clean, fast, tracks my bags. Bluefinch did this right."),
-    (4, "Pretty good", "Works well most of the time, seat map could load faster."),
+    (4, "Pretty good", "The Bluefinch app works well most of the time, seat map could load faster."),
     (4, "Solid", "Easy rebooking when my flight was moved. Would like dark mode."),
-    (3, "Okay", "Does the job. Logs me out too often."),
+    (3, "Okay", "Does the job. Bluefinch logs me out too often."),
     (2, "Buggy update", "Since the last update the app crashes when I add a trip."),
-    (5, "Easy", "Booked, checked in and boarded without talking to anyone. Perfect."),
+    (5, "Easy", "Booked, checked in and boarded on Bluefinch without talking to anyone. Perfect."),
 ]
 FEE_GRUMBLE = [
     "A {fee} on Basic fares? {brand}, really? {angry}",
@@ -144,9 +144,9 @@ REDDIT_COMMENTS = [
     "My flight left with half the plane empty because nobody could check in lol",
 ]
 APP_OUTAGE_REVIEWS = [
-    (1, "Down all morning", "App shows error BF-503 and won't let me check in. Missed my flight."),
+    (1, "Down all morning", "Bluefinch app shows error BF-503 and won't let me check in. Missed my flight."),
     (1, "Useless today", "Can't check in, can't change flight, can't reach support. Deleting."),
-    (1, "Broken", "Boarding pass disappeared from the app during the outage."),
+    (1, "Broken", "Boarding pass disappeared from the Bluefinch app during the outage."),
     (2, "Outage + fees", "The app failed when I needed it most and now there's a bag fee. Bye."),
 ]
 JOURNALIST = ("Bluefinch Air's app, website and airport kiosks have been failing since early this morning across "
