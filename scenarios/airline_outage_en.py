@@ -156,7 +156,8 @@ ACK_TEXT = ("Bluefinch Air service update: we're aware that our app, website and
             "outage. Our teams are working "
             "to restore service as quickly as possible. If your flight is today, please see an agent; we'll waive "
             "change fees for affected travellers. We're sorry.")
-RESPONSE_TEXT = ("Bluefinch Air update: our app, website and kiosks are back. Travellers affected today can rebook or get a full "
+RESPONSE_TEXT = ("Bluefinch Air update: our app, website and kiosks are back. Travellers affected today can "
+                 "rebook or get a full "
                  "refund with no fees. We've also heard you on carry-on bags: the new carry-on fee is paused while we "
                  "review it. We're sorry for a very hard day.")
 AFTER_POSITIVE = [
@@ -176,7 +177,8 @@ AFTER_NEUTRAL = [
 ]
 NEWS_BACKGROUND = [
     ("Bluefinch Air adds nonstop service to three new cities", "The low-cost carrier expands its network from Denver."),
-    ("Airline app rankings: Bluefinch and Kestrel lead customer satisfaction", "A survey of 4,000 travellers rates airline apps."),
+    ("Airline app rankings: Bluefinch and Kestrel lead customer satisfaction",
+     "A survey of 4,000 travellers rates airline apps."),
     ("Bluefinch Air to charge $39 for carry-on bags on Basic fares",
      "From December, Basic fare passengers will pay $39 to bring a full-size carry-on bag on Bluefinch Air flights."),
 ]
@@ -186,7 +188,8 @@ NEWS_CRISIS = [
     (3.4, "Bluefinch Air acknowledges IT outage, waives change fees",
      "The airline said its teams were working to restore service and that affected travellers could rebook for free."),
     (6.6, "Bluefinch Air restores systems after six-hour outage, pauses carry-on fee",
-     "Service returned Thursday afternoon; the airline also paused a planned $39 carry-on fee after customer backlash."),
+     "Service returned Thursday afternoon; the airline also paused a planned $39 carry-on fee after "
+     "customer backlash."),
     (26.0, "What went wrong at Bluefinch Air? Experts point to a failed system upgrade",
      "Analysts say the outage shows how fragile airline reservation systems remain."),
 ]
@@ -275,12 +278,14 @@ def build(seed: int = 0) -> Scenario:
     # ---- a tech journalist amplifies it ----------------------------------------------------------
     journalist = Author(id="109334455667788", handle="dana_okafor", name="Dana Okafor (tech reporter)",
                         followers=482_000, verified=True)
-    tl.add("mastodon", onset + timedelta(hours=1, minutes=35), JOURNALIST, PostLabel("crisis", "negative", "influencer"),
+    tl.add("mastodon", onset + timedelta(hours=1, minutes=35), JOURNALIST,
+           PostLabel("crisis", "negative", "influencer"),
            author=journalist, language="en", virality=10)
 
     # ---- Hacker News and Reddit threads ----------------------------------------------------------
     story = tl.add("hackernews", onset + timedelta(hours=1, minutes=10), "", PostLabel("crisis", "negative", "news"),
-                   title=HN_STORY, author=pools["hackernews"].pick(tl.rng), url="https://news.example.com/bluefinch-outage",
+                   title=HN_STORY, author=pools["hackernews"].pick(tl.rng),
+                   url="https://news.example.com/bluefinch-outage",
                    virality=30, raw={"type": "story"})
     for t in tl.times(story.created_at + timedelta(minutes=4), onset + timedelta(hours=12),
                       lambda t: 30 * 0.6 ** ((t - story.created_at) / timedelta(hours=2))):
@@ -307,8 +312,8 @@ def build(seed: int = 0) -> Scenario:
                 text = text.replace(old, new)
         label = PostLabel(phase(t), "negative", "campaign")
         if tl.rng.random() < 0.25:
-            _review(tl, pools, t, 1, tl.choice(["Fix the app, drop the fee", "#BoycottBluefinch", "Done with Bluefinch"]),
-                    text, label)
+            title = tl.choice(["Fix the app, drop the fee", "#BoycottBluefinch", "Done with Bluefinch"])
+            _review(tl, pools, t, 1, title, text, label)
         else:
             social(t, text, label)
 
@@ -329,7 +334,8 @@ def build(seed: int = 0) -> Scenario:
 
     posts, labels = tl.finish()
     return Scenario(
-        name=NAME, title="Bluefinch Air — app outage and carry-on fee backlash (Mastodon, Bluesky, HN, Reddit, App Store, news)",
+        name=NAME,
+        title="Bluefinch Air — app outage and carry-on fee backlash (Mastodon, Bluesky, HN, Reddit, App Store, news)",
         description=" ".join(__doc__.strip().split("\n\n")[1].split()),
         start=start, onset=onset, end=end, posts=posts,
         expected_alerts=[

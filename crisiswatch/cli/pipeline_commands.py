@@ -67,14 +67,16 @@ def print_demo_summary(result) -> None:
     scenario = result.scenario
     console.rule(f"[bold]{escape(scenario.title)}")
     console.print(f"labelled onset {scenario.onset:%Y-%m-%d %H:%M} UTC; {result.posts} posts stored, "
-                  f"{result.enriched} enriched, {len(result.steps)} crawl steps, {result.seconds:.0f} s", highlight=False)
+                  f"{result.enriched} enriched, {len(result.steps)} crawl steps, {result.seconds:.0f} s",
+                  highlight=False)
     colours = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
     if not result.incidents:
         console.print("[bold red]No incident was opened.[/]")
     for incident in result.incidents:
         peak = incident.peak_level.value
-        console.print(f"\n[bold {colours[peak]}]● {peak.upper()}[/] (now {incident.level.value}, {incident.state.value}) "
-                      f"[bold]{escape(incident.watchlist or '-')}[/] · {escape(incident.rule)} · incident {incident.id}",
+        console.print(f"\n[bold {colours[peak]}]● {peak.upper()}[/] (now {incident.level.value}, "
+                      f"{incident.state.value}) [bold]{escape(incident.watchlist or '-')}[/] · "
+                      f"{escape(incident.rule)} · incident {incident.id}",
                       highlight=False)
         console.print(f"  fired {incident.opened_at:%m-%d %H:%M} UTC, {_signed(incident.opened_at - scenario.onset)} "
                       f"from the labelled onset: {escape(_first_alert(incident))}", highlight=False)
@@ -116,7 +118,7 @@ def print_demo_summary(result) -> None:
 
 
 def demo(
-    scenario: Annotated[str, typer.Option(help="Scenario to replay (see `crisiswatch demo --list`).")] = "food_safety_zh",
+    scenario: Annotated[str, typer.Option(help="Scenario to replay (see --list).")] = "food_safety_zh",
     seed: Annotated[int, typer.Option(help="Scenario seed: another seed gives other posts of the same story.")] = 0,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its store, config, outbox and reports "
                                            "(replaced on each run).")] = Path("data/demo"),
@@ -232,7 +234,8 @@ def report_briefing(
     start: Annotated[Optional[str], typer.Option("--from", help="Period start (ISO 8601, UTC); "
                                                  "default 24 hours before --to.")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Period end (ISO 8601, UTC); default now.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for the HTML file (default <data_dir>/reports).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the HTML file (default <data_dir>/reports).")
+                   ] = None,
     send: Annotated[bool, typer.Option(help="Also send it to airflow.briefing_channels.")] = False,
 ) -> None:
     """Write the situation briefing for a period as one self-contained HTML file."""
@@ -261,9 +264,11 @@ def report_briefing(
 def report_incident(
     incident_id: Annotated[str, typer.Argument(help="Incident id (or a unique prefix).")],
     config: ConfigOption = None,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for the HTML file (default <data_dir>/reports).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the HTML file (default <data_dir>/reports).")
+                   ] = None,
     response_at: Annotated[Optional[str], typer.Option(help="When the public response went out (ISO 8601); default: "
-                                                       "the brand account's first post, else the acknowledgement.")] = None,
+                                                       "the brand account's first post, else the acknowledgement.")
+                                   ] = None,
 ) -> None:
     """Write the post-incident report (timeline, charts, response KPIs) as one HTML file."""
     from crisiswatch.reports.incident import IncidentNotFound, write_incident_report

@@ -50,7 +50,8 @@ def fill(store: SqliteStore) -> dict:
         add(T0 + timedelta(hours=i), f"Acme coffee is lovely {i}", ["acme"], "negative" if i % 6 == 0 else "positive")
     for i in range(6):
         add(T0 + timedelta(hours=i * 4, minutes=5), f"Rival launches a new cup {i}", ["rival"], "neutral")
-    first = add(ONSET, "Acme coffee made my whole family sick " + EVIL, ["acme"], "negative", handle="first<b>poster</b>",
+    first = add(ONSET, "Acme coffee made my whole family sick " + EVIL, ["acme"], "negative",
+                handle="first<b>poster</b>",
                 url="javascript:alert(document.cookie)")
     for i in range(39):
         add(ONSET + timedelta(minutes=6 * (i + 1)), f"Acme poisoning again {i}", ["acme"], "negative",
@@ -73,7 +74,8 @@ def fill(store: SqliteStore) -> dict:
         resolved_at=ONSET + timedelta(hours=9),
         evidence={"observed": 12, "baseline": 1.5, "note": EVIL},
         events=[IncidentEvent(at=ONSET + timedelta(minutes=30), kind="fired", message="12 posts vs 1.5 normal"),
-                IncidentEvent(at=ONSET + timedelta(minutes=75), kind="level_changed", data={"old": "orange", "new": "red"}),
+                IncidentEvent(at=ONSET + timedelta(minutes=75), kind="level_changed",
+                              data={"old": "orange", "new": "red"}),
                 IncidentEvent(at=ONSET + timedelta(minutes=78), kind="acknowledged", actor="Mina"),
                 IncidentEvent(at=ONSET + timedelta(hours=9), kind="resolved", actor="Mina", message=EVIL)],
         notifications=[NotificationRecord(idempotency_key="inc00001:0:ops-mail", channel="ops-mail", event_kind="fired",
