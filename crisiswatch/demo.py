@@ -33,7 +33,7 @@ from crisiswatch.scenario import ExpectedAlert, Scenario
 from crisiswatch.store import open_store
 
 DEMO_DIR = Path("data/demo")
-_OWNED = ("crisiswatch.db", "crisiswatch.db-wal", "crisiswatch.db-shm", "crisiswatch.yaml", "outbox", "inbox",
+_OWNED = ("crisiswatch.db", "crisiswatch.db-wal", "crisiswatch.db-shm", "crisiswatch.yaml", "outbox", "inbox", "nlp",
           "reports", "charts")
 
 

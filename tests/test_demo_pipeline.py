@@ -16,7 +16,7 @@ import yaml
 import scenarios
 from crisiswatch.config import load_config
 from crisiswatch.demo import (DemoOptions, ExpectationCheck, LocalInbox, check_expectations, level_reached_at,
-                              run_demo, schedule)
+                              prepare_data_dir, run_demo, schedule)
 from crisiswatch.model import Incident, IncidentEvent, IncidentState, Level
 from crisiswatch.scenario import ExpectedAlert
 from crisiswatch.store import PostFilter, open_store
@@ -65,6 +65,15 @@ def test_expectations_are_judged_on_the_level_history():
     assert [c.met for c in check_expectations(scenario, [late])] == [False, False]
     assert level_reached_at(late, Level.red) is None
     assert not ExpectationCheck(ExpectedAlert(watchlist="qinhe", min_level=Level.blue, latest_at=onset), None, None).met
+
+
+def test_a_new_demo_removes_only_what_the_last_one_wrote(tmp_path):
+    (tmp_path / "outbox").mkdir()
+    (tmp_path / "outbox" / "a.json").write_text("{}")
+    (tmp_path / "crisiswatch.db").write_bytes(b"x")
+    (tmp_path / "my-notes.txt").write_text("keep me")
+    prepare_data_dir(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["my-notes.txt"]
 
 
 def test_local_inbox_receives_a_real_apprise_webhook(tmp_path):
