@@ -1,24 +1,28 @@
 """Topic clusters with BERTopic on crisiswatch's own embeddings.
 
 BERTopic gets the embeddings the heads already computed (no second encoder), and a
-vectorizer whose analyzer is ``crisiswatch.text.extract_terms`` so that Chinese keywords
-are jieba words and every component agrees on what a "term" is. The fitted model is saved
+vectorizer whose analyzer cuts Chinese with jieba and uses the stop words and width/case
+normalisation of ``crisiswatch.text``, so keywords look like the terms elsewhere in the
+product (but keep repetitions, which c-TF-IDF counts). The fitted model is saved
 under ``<data_dir>/nlp/topics``; new posts are assigned to its topics with ``transform``
 until maintenance refits it (``crisiswatch nlp topics --refit``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import pickle
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.text import extract_terms
+from crisiswatch.text import STOPWORDS, normalize_width_case
+from nlp.textprep import strip_links_and_mentions
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +31,29 @@ MIN_DOCS = 30
 KEYWORDS = 8
 
 
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 def _analyzer(text: str) -> list[str]:
-    return [term.lstrip("#") for term in extract_terms(text)]
+    """Every term occurrence (c-TF-IDF needs counts): Latin words and jieba words of Chinese
+    runs, with the stop words and normalisation of ``crisiswatch.text``, links removed."""
+    body = normalize_width_case(strip_links_and_mentions(text))
+    tokens: list[str] = []
+    for run in _RUNS.findall(body):
+        if _CJK.match(run):
+            tokens.extend(word for word in _jieba().lcut(run, HMM=False) if len(word) >= 2)
+        else:
+            tokens.append(run)
+    return [token for token in tokens if token not in STOPWORDS]
 
 
 def _bertopic(n_docs: int):
@@ -44,6 +69,7 @@ def _bertopic(n_docs: int):
         hdbscan_model=HDBSCAN(min_cluster_size=max(5, n_docs // 100), metric="euclidean",
                               cluster_selection_method="eom", prediction_data=True),
         vectorizer_model=CountVectorizer(analyzer=_analyzer),
+        language="multilingual",  # "english" would strip every non-ASCII character before c-TF-IDF
         top_n_words=KEYWORDS, calculate_probabilities=False, verbose=False)
 
 

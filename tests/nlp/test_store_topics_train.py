@@ -19,7 +19,7 @@ from tests.nlp.conftest import make_posts
 STORIES = {
     "outage": ["app down again cannot login", "login error app outage today", "the app crashed outage login fails"],
     "food": ["milk powder recall contaminated", "contaminated milk recall babies sick", "recall of milk powder batch"],
-    "luggage": ["lost luggage at the airport", "luggage lost bag missing airport", "my bag is lost luggage desk"],
+    "奶粉": ["奶粉 召回 污染 宝宝", "宝宝 喝了 奶粉 腹泻 召回", "这批 奶粉 污染 必须 召回"],
 }
 
 
@@ -65,6 +65,8 @@ def test_topics_fit_persist_and_assign_new_posts(tiny_config, tmp_path):
     assert model is not None and model.version.startswith("bertopic@")
     enrichments = store.get_enrichments([f"test:{i}" for i in range(60)])
     assert all(e.topic_id is not None and e.models.get("topics") == model.version for e in enrichments.values())
+    keywords = {word for topic in model.model.get_topics() if topic >= 0 for word in model.keywords(topic)}
+    assert {"召回", "奶粉"} & keywords, keywords  # Chinese keywords survive (jieba words, not stripped)
     later = nlp.enrich(make_posts(["the app is down, login outage again"], "new"), config)
     assert later[0].topic_id is not None and later[0].models["topics"] == model.version
     if later[0].topic_id >= 0:
