@@ -84,8 +84,12 @@ def analyse_command(
     from nlp.pipeline import enrich
     from nlp.registry import ModelError
 
+    import tempfile
+
     config = config_or_exit(config_path)
-    config = config.model_copy(update={"models": config.models.model_copy(update={"topics": False})})
+    # a throw-away state directory: trying texts must not add them to the duplicate index
+    config = config.model_copy(update={"models": config.models.model_copy(update={"topics": False}),
+                                       "data_dir": tempfile.mkdtemp(prefix="crisiswatch-analyse-")})
     now = datetime.now(timezone.utc)
     posts = [Post(id=f"cli:{i}", source="cli", text=text, created_at=now) for i, text in enumerate(texts)]
     try:

