@@ -102,10 +102,8 @@ class DemoOptions:
     user_config: Config | None = None
     """Channels and routes of the user's own config are added, so alerts also reach them."""
     crawl_timeout_s: float = 300
-    topics: bool = False
-    """Fit and assign BERTopic topics during enrichment (models.topics). Off by default:
-    BERTopic's English-only preprocessing empties Chinese texts (nlp/topics.py does not set
-    ``language="multilingual"`` yet), so fitting fails and is retried, slowly, every step."""
+    topics: bool = True
+    """Fit and assign BERTopic topics during enrichment (models.topics)."""
     responder: str | None = "PR on-call (demo)"
     """Who acknowledges incidents once they reach orange (at the next step, as a person
     paged by the alert would) and takes ownership; None = nobody reacts, escalation runs."""

@@ -127,7 +127,7 @@ def demo(
     parallel: Annotated[int, typer.Option(help="Sources crawled at once.")] = 3,
     tiny_models: Annotated[bool, typer.Option("--tiny-models", help="Use tiny random models (a fast plumbing check; "
                                                                     "the predictions mean nothing).")] = False,
-    topics: Annotated[bool, typer.Option(help="Fit and assign topic clusters while enriching.")] = False,
+    topics: Annotated[bool, typer.Option(help="Fit and assign topic clusters while enriching.")] = True,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
     config: ConfigOption = None,
 ) -> None:
