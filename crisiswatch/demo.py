@@ -251,7 +251,7 @@ def run_demo(options: DemoOptions, on_step: Callable[[int, int, pipeline.CycleRe
     began = time.monotonic()
     say = on_phase or (lambda message: None)
     scenario = scenarios.load(options.scenario, options.seed)
-    data_dir = Path(options.data_dir)
+    data_dir = Path(options.data_dir).resolve()  # the spiders may run from another directory
     prepare_data_dir(data_dir)
     config_path = data_dir / "crisiswatch.yaml"
     result = DemoResult(scenario=scenario, config_path=config_path)
