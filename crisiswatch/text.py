@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import unicodedata
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"#[\w{_CJK}]+|[{_CJK}]+|[^\W\d_]{{2,}}(?:['’][a-z]+)?", re.UNICODE)
 _HAN = re.compile(f"[{_CJK}]")
+_JIEBA_HAN_RUN = re.compile("[\u4e00-\u9fd5]+")  # what jieba itself treats as one Chinese block
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[\w.\-]+")
 MAX_TERMS_PER_POST = 48
@@ -51,20 +53,85 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@functools.cache
+def _t2s_trigger_chars() -> frozenset[str] | None:
+    """Characters without which t2s leaves a text unchanged, so the slow conversion can be
+    skipped: for every dictionary entry that changes its text, one character of its key
+    (a character t2s itself changes where the key has one). OpenCC only rewrites dictionary
+    matches, so a text holding none of these characters matches no changing entry.
+    None when the OpenCC internals are not the ones this was written against."""
+    converter = _t2s()
+    converter.convert("質量")  # loads the dictionaries
+    try:
+        mappings = [mapping for group in converter._dict_chain_data for _max, _min, mapping in group]
+        changed_chars = {key for mapping in mappings for key, value in mapping.items()
+                         if len(key) == 1 and key != value}
+        triggers = {next((c for c in key if c in changed_chars), key[0])
+                    for mapping in mappings for key, value in mapping.items() if key != value}
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return frozenset(triggers) if triggers else None
+
+
 def has_han(text: str) -> bool:
     return _HAN.search(text) is not None
 
 
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified Chinese (OpenCC t2s); text without Han characters is returned as is."""
-    return _t2s().convert(text) if has_han(text) else text
+    if not has_han(text):
+        return text
+    triggers = _t2s_trigger_chars()
+    if triggers is not None and triggers.isdisjoint(text):
+        return text
+    return _t2s().convert(text)
+
+
+def _segment(run: str) -> list[str]:
+    """jieba's precise cut without HMM (``lcut(run, HMM=False)``) of a run of characters in
+    jieba's Chinese block (U+4E00..U+9FD5), computed in one pass: the same dictionary DAG and
+    the same best route (ties to the longer word), without jieba's per-call generators."""
+    tokenizer = _jieba().dt
+    freq = tokenizer.FREQ
+    log = math.log
+    logtotal = log(tokenizer.total)
+    n = len(run)
+    score = [0.0] * (n + 1)
+    end = [0] * (n + 1)
+    for start in range(n - 1, -1, -1):
+        best: tuple[float, int] | None = None
+        i = start
+        frag = run[start]
+        while i < n and frag in freq:
+            count = freq[frag]
+            if count:
+                option = (log(count) - logtotal + score[i + 1], i)
+                if best is None or option > best:
+                    best = option
+            i += 1
+            frag = run[start:i + 1]
+        if best is None:
+            best = (log(freq.get(run[start]) or 1) - logtotal + score[start + 1], start)
+        score[start], end[start] = best
+    words = []
+    x = 0
+    while x < n:
+        y = end[x] + 1
+        words.append(run[x:y])
+        x = y
+    return words
 
 
 @functools.lru_cache(maxsize=65536)
 def _cut_chinese(run: str) -> tuple[str, ...]:
     """Words of a Chinese run, cut in Simplified form (jieba's dictionary is Simplified, and
     質量 and 质量 are one term to an analyst)."""
-    return tuple(w for w in _jieba().lcut(to_simplified(run), HMM=False) if len(w) >= 2)
+    simplified = to_simplified(run)
+    if _JIEBA_HAN_RUN.fullmatch(simplified):
+        words = _segment(simplified)
+    else:
+        words = _jieba().lcut(simplified, HMM=False)
+    return tuple(w for w in words if len(w) >= 2)
 
 
 def normalize_width_case(text: str) -> str:
@@ -82,7 +149,7 @@ def extract_terms(text: str, title: str | None = None) -> list[str]:
     source = _MENTION.sub(" ", _URL.sub(" ", normalize_width_case(source)))
     terms: dict[str, None] = {}
     for token in _TOKEN.findall(source):
-        if token[0] == "#" or not re.match(f"[{_CJK}]", token):
+        if token[0] == "#" or not _HAN.match(token):
             candidates = [token]
         else:
             candidates = _cut_chinese(token)
