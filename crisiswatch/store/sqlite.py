@@ -46,9 +46,13 @@ from crisiswatch.text import extract_terms
 SCHEMA_VERSION = 2
 BATCH = 20_000
 """Posts taken from the caller's iterable at a time."""
-WRITE_CHUNK = 2_000
-"""Posts written per transaction: large enough to amortise the commit, small enough to keep
-the write lock short for other writers."""
+WRITE_CHUNK = 5_000
+"""Posts written per transaction: large enough to amortise the commit (FTS5 flushes a new
+index segment at every commit, and merging small segments is most of its cost), small
+enough to keep the write lock short (well under a second) for other writers."""
+FTS_AUTOMERGE = 8
+"""FTS5 merges index segments once this many of one level exist (SQLite's default is 4):
+fewer, larger merges during ingest for a handful more segments to read per search."""
 POOL_MIN = 4_000
 """Posts needing terms in one call from which worker processes are worth starting."""
 _MAX_VARS = 900
@@ -341,6 +345,7 @@ class SqliteStore(Store):
         try:
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
                                f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                               f"INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', {FTS_AUTOMERGE});"
                                "COMMIT;")
         except BaseException:
             if conn.in_transaction:
