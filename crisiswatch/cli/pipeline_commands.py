@@ -149,6 +149,11 @@ def demo(
         raise fail(f"unknown scenario '{scenario}'; choose one of: {', '.join(scenarios.names())}")
     from crisiswatch.demo import DemoOptions, run_demo
 
+    try:
+        import crawlers.replay.server  # noqa: F401 - the demo cannot run without the replay server
+    except ImportError as exc:
+        raise fail(f"the demo needs the crawlers package (replay server and spiders): {exc}") from None
+
     user_config = config_or_exit(config) if config is not None else None
     options = DemoOptions(scenario=scenario, seed=seed, data_dir=data_dir, step=_duration(step, "--step"),
                           follow=_duration(follow, "--follow"), parallel=parallel, user_config=user_config,
