@@ -56,8 +56,9 @@ class TransformerEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), revision=revision)
         kwargs = {"add_pooling_layer": False} if _is_bert_like(path, revision) else {}
         self.dtype = pick_dtype(dtype, self.device)
-        self.model = AutoModel.from_pretrained(str(path), revision=revision, **kwargs)
-        self.model = self.model.to(device=self.device, dtype=self.dtype).eval()
+        # loaded straight in the compute dtype: no float32 copy next to the bfloat16 one at peak
+        self.model = AutoModel.from_pretrained(str(path), revision=revision, dtype=self.dtype, **kwargs)
+        self.model = self.model.to(device=self.device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length) or max_length
         tokenizer_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 10**6 else limit
         self.max_length = int(min(max_length, limit, tokenizer_limit))
