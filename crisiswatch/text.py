@@ -13,7 +13,8 @@ import re
 import unicodedata
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"#[\w{_CJK}]+|[{_CJK}]+|[^\W\d_]{{2,}}(?:['’][a-z]+)?", re.UNICODE)
+_TOKEN = re.compile(rf"#[\w{_CJK}]+|[{_CJK}]+|[^\W\d_{_CJK}]{{2,}}(?:['’][a-z]+)?", re.UNICODE)
+"""Hashtags, Chinese runs, and words of other scripts (which stop where Chinese starts)."""
 _HAN = re.compile(f"[{_CJK}]")
 _JIEBA_HAN_RUN = re.compile("[\u4e00-\u9fd5]+")  # what jieba itself treats as one Chinese block
 _URL = re.compile(r"https?://\S+|www\.\S+")
