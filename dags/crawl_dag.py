@@ -36,6 +36,10 @@ def crawl_dag(source: SourceConfig, config: Config):
                               description="Extra Scrapy settings for this run only, e.g. "
                                           '{"DOWNLOAD_DELAY": 5} to go easy on a struggling platform or '
                                           '{"CLOSESPIDER_PAGECOUNT": 3} for a short check.'),
+            "backfill_pages": Param(0, type="integer", minimum=0,
+                                    description="Backfill: ignore the saved cursors and read up to this many "
+                                                "pages back from the newest post (0 = a normal incremental "
+                                                "crawl). Re-reading is idempotent: posts are upserted by id."),
         },
         doc_md=__doc__,
     )
@@ -48,6 +52,8 @@ def crawl_dag(source: SourceConfig, config: Config):
 
             params = get_current_context()["params"]
             settings = dict(params.get("settings") or {})
+            if params.get("backfill_pages"):
+                settings["CRISISWATCH_BACKFILL_PAGES"] = int(params["backfill_pages"])
             config_path = cw.config_path()
             cw.task_config()  # secrets from Airflow connections into the environment of the crawl
             health = crawl_source(source.name, config_path=config_path, settings=settings or None,

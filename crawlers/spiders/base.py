@@ -152,7 +152,10 @@ class CrisisSpider(scrapy.Spider):
             self.count_error(f"targets {', '.join(unknown)} are not read by the {self.name} spider "
                              f"(it reads {', '.join(self.target_kinds)}); ignored")
         try:
-            cursors = self.load_cursors()
+            backfill_pages = self.settings.getint("CRISISWATCH_BACKFILL_PAGES", 0)
+            if backfill_pages > 0:  # walk back from the newest post again, ignoring saved cursors
+                self.source_config = self.source_config.model_copy(update={"max_pages": backfill_pages})
+            cursors = {} if backfill_pages > 0 else self.load_cursors()
             requests = list(self.start_walks(cursors))
         except Exception as exc:  # noqa: BLE001 - missing secrets, unreachable store: one clear error
             self.count_error(f"cannot start: {exc}")

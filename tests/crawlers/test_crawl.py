@@ -279,3 +279,19 @@ def test_a_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path):
     # Stopped gracefully: the page in flight is still stored, and the record says it was cut short.
     assert health.status == "partial" and "stopped before the end (shutdown)" in health.message
     assert health.items == len(matching(scenario.posts))
+
+
+def test_a_backfill_crawl_reads_past_the_cursor_and_duplicates_nothing(tmp_path):
+    platforms = ["mastodon", "hackernews"]
+    scenario = synthetic_scenario(30, platforms)
+    with ReplayServer(scenario, speedup=0, clock_start=scenario.end) as server:
+        db = tmp_path / "backfill.db"
+        config = write_config(tmp_path / "c.yaml", sources_for(server), db)
+        crawl_all(platforms, config, workers=2)
+        incremental = crawl_all(platforms, config, workers=2)
+        backfill = crawl_all(platforms, config, workers=2, settings={"CRISISWATCH_BACKFILL_PAGES": 50})
+    for platform in platforms:
+        expected = matching([p for p in scenario.posts if p.source == platform])
+        assert incremental[platform].items <= 1, platform  # nothing new: at most the boundary post again
+        assert backfill[platform].items == len(expected), platform  # every post read again
+        assert set(stored(db, platform)) == {native(p.id) for p in expected}  # and none twice

@@ -148,9 +148,14 @@ def test_manual_run_params_validate_their_input(bag):
     from airflow.sdk.exceptions import ParamValidationError
 
     crawl = bag.dags["crawl_masto-acme"].params
-    assert set(crawl.keys()) == {"settings"}
+    assert set(crawl.keys()) == {"settings", "backfill_pages"}
     crawl["settings"] = {"DOWNLOAD_DELAY": 5}
+    crawl["backfill_pages"] = 30
     crawl.validate()
+    with pytest.raises(ParamValidationError):
+        crawl["backfill_pages"] = -1
+        crawl.validate()
+    crawl["backfill_pages"] = 0
     enrich = bag.dags["enrich"].params
     enrich["since"] = "2025-03-01T08:00:00+00:00"
     enrich.validate()
