@@ -94,6 +94,8 @@ class CrisisSpider(scrapy.Spider):
         self.base_url = (self.source_config.base_url or self.default_base_url).rstrip("/")
         self.errors: list[str] = []
         self.posts_yielded = 0
+        self.followers: dict[str, int | None] = {}
+        """Author id -> follower count, for platforms whose listings lack it (one look-up per crawl)."""
 
     def _pick_source(self, name: str | None) -> SourceConfig:
         if name:
@@ -279,6 +281,13 @@ class CrisisSpider(scrapy.Spider):
         except (UnicodeDecodeError, LookupError) as exc:
             self.count_error(f"{response.url}: invalid {encoding} text ({exc}); bad bytes replaced")
             return response.body.decode("utf-8", errors="replace")
+
+    def fill(self, post: Post) -> Post:
+        """The post with its author's follower count from this crawl's look-ups, if one was found."""
+        count = self.followers.get(post.author.id or "")
+        if count is None:
+            return post
+        return post.model_copy(update={"author": post.author.model_copy(update={"followers": count})})
 
     def post_or_none(self, build: Callable[[], Post | None], where: str) -> Post | None:
         """Build one post; a missing or malformed field skips (and counts) that post only."""

@@ -29,7 +29,6 @@ class BilibiliSpider(CrisisSpider):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.followers: dict[str, int | None] = {}
         self.waiting: dict[tuple[str, str], list[Post]] = {}
 
     def videos(self) -> list[str]:
@@ -112,12 +111,6 @@ class BilibiliSpider(CrisisSpider):
     def posts_as_they_are(self, walk: Walk, mid: str, posts: list[Post]) -> Iterator[Post]:
         self.waiting.pop((walk.key, mid), None)
         yield from posts
-
-    def fill(self, post: Post) -> Post:
-        followers = self.followers.get(post.author.id or "")
-        if followers is None:
-            return post
-        return post.model_copy(update={"author": post.author.model_copy(update={"followers": followers})})
 
     def reply_to_post(self, reply: dict[str, Any], video: str) -> Post:
         member = reply.get("member") or {}

@@ -33,7 +33,6 @@ class BlueskySpider(CrisisSpider):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.followers: dict[str, int | None] = {}
         self.pds_url = str(self.option("pds_url", self.source_config.base_url or "https://bsky.social")).rstrip("/")
 
     def walk_keys(self) -> list[str]:
@@ -142,12 +141,6 @@ class BlueskySpider(CrisisSpider):
 
     def posts_without_followers(self, walk: Walk, posts: list[Post]) -> Iterator[Post]:
         yield from posts
-
-    def fill(self, post: Post) -> Post:
-        followers = self.followers.get(post.author.id or "")
-        if followers is None:
-            return post
-        return post.model_copy(update={"author": post.author.model_copy(update={"followers": followers})})
 
     def view_to_post(self, view: dict[str, Any]) -> Post:
         record, author = view["record"], view["author"]
