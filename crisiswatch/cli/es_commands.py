@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 
 from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail
-from crisiswatch.config import Config
+
+if TYPE_CHECKING:
+    from crisiswatch.store.elasticsearch import ElasticsearchStore
 
 es_app = typer.Typer(help="Elasticsearch: apply templates and the ILM policy, check the cluster.",
                      no_args_is_help=True)
@@ -18,28 +22,31 @@ kibana_app = typer.Typer(help="Kibana: load the crisiswatch data views, visualis
                          no_args_is_help=True)
 
 
-def _es_store(config: Config):
+@contextlib.contextmanager
+def _es_store_or_exit(config_path: Path | None) -> Iterator["ElasticsearchStore"]:
+    """The configured Elasticsearch store, not set up (these commands do that or check it);
+    a missing URL or an unreachable cluster is one clear error line."""
+    from crisiswatch.store import StoreError
     from crisiswatch.store.elasticsearch import ElasticsearchStore
 
+    config = config_or_exit(config_path)
     url = config.elasticsearch_url()
     if not url:
         raise fail("no Elasticsearch URL configured: set CRISISWATCH_ELASTICSEARCH_URL or store.elasticsearch.url")
-    return ElasticsearchStore.from_config(config, url)
+    store = ElasticsearchStore.from_config(config, url)
+    try:
+        yield store
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 @es_app.command("setup")
 def es_setup(config_path: ConfigOption = None) -> None:
     """Apply the ILM policy, index templates and indices; says what changed (idempotent)."""
-    from crisiswatch.store import StoreError
-
-    config = config_or_exit(config_path)
-    store = _es_store(config)
-    try:
+    with _es_store_or_exit(config_path) as store:
         changes = store.apply_schema()
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
     for change in changes:
         style = "dim" if change.action == "unchanged" else ("red" if "NOT" in change.action else "green")
         console.print(f"[{style}]{change}[/]", highlight=False)
@@ -52,16 +59,8 @@ def es_setup(config_path: ConfigOption = None) -> None:
 @es_app.command("check")
 def es_check(config_path: ConfigOption = None) -> None:
     """Cluster health, client/server version compatibility, templates and policy current."""
-    from crisiswatch.store import StoreError
-
-    config = config_or_exit(config_path)
-    store = _es_store(config)
-    try:
+    with _es_store_or_exit(config_path) as store:
         results = store.check()
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
     table = Table(title=f"Elasticsearch {store.url}")
     table.add_column("check")
     table.add_column("ok")
