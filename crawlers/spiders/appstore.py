@@ -17,7 +17,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.normalise import parse_iso
-from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
+from crawlers.spiders.base import CrisisSpider, Walk
 from crisiswatch.model import Author, Engagement, Post
 
 APPLE_MAX_PAGES = 10
@@ -54,17 +54,10 @@ class AppStoreSpider(CrisisSpider):
         if isinstance(entries, dict):
             entries = [entries]
         walk.pages += 1
-        reached = False
-        for entry in entries:
-            if "im:rating" not in entry:
-                continue  # the app's own entry, present in older versions of the feed
-            post = self.post_or_none(lambda: self.review_to_post(entry, country, app), response.url)
-            if post is None:
-                continue
-            if self.accept(walk, post, time_cursor(post.created_at)):
-                yield post
-            else:
-                reached = True
+        reviews = [entry for entry in entries if "im:rating" in entry]  # older feeds list the app itself too
+        posts, reached = self.accept_page(walk, reviews, lambda entry: self.review_to_post(entry, country, app),
+                                          response.url)
+        yield from posts
         links = {label_attr.get("attributes", {}).get("rel"): label_attr.get("attributes", {}).get("href")
                  for label_attr in (feed.get("link") or []) if isinstance(label_attr, dict)}
         last = links.get("last") or ""

@@ -330,6 +330,23 @@ class CrisisSpider(scrapy.Spider):
     def option(self, key: str, default: Any) -> Any:
         return self.source_config.options.get(key, default)
 
+    def accept_page(self, walk: Walk, items: Iterable[Any], build: Callable[[Any], Post], where: str,
+                    cursor: Callable[[Any, Post], str] | None = None) -> tuple[list[Post], bool]:
+        """The posts of one newest-first page that are new to the walk, and whether the page
+        reached the walk's cursor (then no older page is needed). A malformed item is counted
+        and skipped. ``cursor(item, post)`` gives an item's cursor value (default: post time)."""
+        accepted, reached = [], False
+        for item in items:
+            post = self.post_or_none(lambda: build(item), where)
+            if post is None:
+                continue
+            value = cursor(item, post) if cursor else time_cursor(post.created_at)
+            if self.accept(walk, post, value):
+                accepted.append(post)
+            else:
+                reached = True
+        return accepted, reached
+
     def accept(self, walk: Walk, post: Post | None, cursor_value: str) -> bool:
         """Offer a parsed post to the walk: True when it is new (yield it); records the cursor."""
         if post is None:

@@ -103,16 +103,9 @@ class BlueskySpider(CrisisSpider):
 
     # ---- shared -------------------------------------------------------------------------
     def accept_views(self, walk: Walk, views: list[dict[str, Any]], where: str) -> tuple[list[Post], bool]:
-        accepted, reached = [], False
-        for view in views:
-            post = self.post_or_none(lambda: self.view_to_post(view), where)
-            if post is None:
-                continue
-            if self.accept(walk, post, time_cursor(parse_iso(view.get("indexedAt") or view["record"]["createdAt"]))):
-                accepted.append(post)
-            else:
-                reached = True
-        return accepted, reached
+        """Walks are ordered by indexing time, so that is the cursor, not the claimed creation time."""
+        return self.accept_page(walk, views, self.view_to_post, where, cursor=lambda view, post: time_cursor(
+            parse_iso(view.get("indexedAt") or view["record"]["createdAt"])))
 
     def remember_profile(self, profile: dict[str, Any]) -> None:
         count = profile.get("followersCount")

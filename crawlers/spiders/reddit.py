@@ -20,7 +20,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.normalise import from_timestamp
-from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
+from crawlers.spiders.base import CrisisSpider, Walk
 from crisiswatch.model import Author, Engagement, Post
 
 
@@ -75,15 +75,8 @@ class RedditSpider(CrisisSpider):
             raise ValueError(f"expected a Listing, got {listing.get('kind')!r}")
         data = listing["data"]
         walk.pages += 1
-        reached = False
-        for child in data["children"]:
-            post = self.post_or_none(lambda: self.thing_to_post(child), response.url)
-            if post is None:
-                continue
-            if self.accept(walk, post, time_cursor(post.created_at)):
-                yield post
-            else:
-                reached = True
+        posts, reached = self.accept_page(walk, data["children"], self.thing_to_post, response.url)
+        yield from posts
         if data.get("after") and data["children"] and not reached and walk.pages < self.source_config.max_pages:
             yield self.listing(walk, path, query, token, data["after"])
 

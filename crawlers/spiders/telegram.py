@@ -49,18 +49,12 @@ class TelegramSpider(CrisisSpider):
         walk.extra["subscribers"] = subscribers
         title = " ".join(page.css(".tgme_channel_info_header_title span::text").getall()).strip() or None
         messages = page.css("div.tgme_widget_message[data-post]")
-        reached = False
-        for message in messages:
-            if "service_message" in (message.attrib.get("class") or ""):
-                continue  # "channel photo updated" and the like: not a post
-            post = self.post_or_none(lambda: self.message_to_post(message, channel, title, subscribers), response.url)
-            if post is None:
-                continue
-            number = post.id.rsplit("/", 1)[-1]
-            if self.accept(walk, post, number):
-                yield post
-            else:
-                reached = True
+        # service messages ("channel photo updated" and the like) are not posts
+        posts_html = [m for m in messages if "service_message" not in (m.attrib.get("class") or "")]
+        posts, reached = self.accept_page(walk, posts_html,
+                                          lambda message: self.message_to_post(message, channel, title, subscribers),
+                                          response.url, cursor=lambda message, post: post.id.rsplit("/", 1)[-1])
+        yield from posts
         more = page.css("a.tme_messages_more::attr(data-before)").get()
         if more and messages and not reached and walk.pages < self.source_config.max_pages:
             yield self.request(self.url(f"/s/{channel}", before=more), walk, self.parse_page, channel=channel)
