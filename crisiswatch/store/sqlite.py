@@ -30,6 +30,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from collections import Counter
@@ -339,9 +340,27 @@ class SqliteStore(Store):
             self._connections.append(conn)
         return conn
 
-    def _create_schema(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """``journal_mode = WAL``, waiting like any write for a process that creates the file too.
+
+        SQLite answers this pragma with SQLITE_BUSY at once, without its busy handler, while
+        another connection is switching the same new file; so it is retried until the busy
+        timeout runs out.
+        """
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+        if mode != "wal":
             raise StoreError(f"SQLite store {self.path}: cannot switch to WAL journal mode")
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        self._switch_to_wal(conn)
         try:
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
                                f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,32 @@ def test_locked_database_gives_clear_error_and_reads_still_work(tmp_path: Path) 
     store.upsert_posts([post("2", "after the lock")])
     assert store.count_posts() == 2
     store.close()
+
+
+_OPEN_AT_ONCE = """
+import sys, time
+from crisiswatch.store.sqlite import SqliteStore
+from tests.store.contract import post
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with SqliteStore(sys.argv[1]) as store:
+    store.upsert_posts([post(sys.argv[3], "written by one of several processes")])
+"""
+
+
+def test_processes_that_create_the_same_new_file_at_once_all_get_in(tmp_path: Path) -> None:
+    # Crawls of several sources start together on a fresh machine; every one must store its posts.
+    for round_no in range(4):
+        path = tmp_path / f"fresh{round_no}.db"
+        start = time.time() + 1.5
+        workers = [subprocess.Popen([sys.executable, "-c", _OPEN_AT_ONCE, str(path), str(start), f"p{n}"],
+                                    cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True)
+                   for n in range(4)]
+        errors = [w.communicate()[1] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0, 0, 0], errors
+        with SqliteStore(path) as store:
+            assert store.count_posts() == 4
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
