@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,10 +40,10 @@ def config_or_exit(path: Path | None) -> Config:
 
 
 @contextlib.contextmanager
-def store_or_exit(config: Config) -> Iterator[Store]:
-    """Open the configured store; an unreachable one is one clear line, not a traceback."""
+def store_or_exit(config: Config, opener: Callable[[Config], Store] = open_store) -> Iterator[Store]:
+    """Open the configured store (or ``opener(config)``'s); an unreachable one is one clear line, not a traceback."""
     try:
-        store = open_store(config)
+        store = opener(config)
     except StoreError as exc:
         raise fail(str(exc)) from None
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail
+from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
 
 if TYPE_CHECKING:
     from crisiswatch.store.elasticsearch import ElasticsearchStore
@@ -26,20 +26,14 @@ kibana_app = typer.Typer(help="Kibana: load the crisiswatch data views, visualis
 def _es_store_or_exit(config_path: Path | None) -> Iterator["ElasticsearchStore"]:
     """The configured Elasticsearch store, not set up (these commands do that or check it);
     a missing URL or an unreachable cluster is one clear error line."""
-    from crisiswatch.store import StoreError
     from crisiswatch.store.elasticsearch import ElasticsearchStore
 
     config = config_or_exit(config_path)
     url = config.elasticsearch_url()
     if not url:
         raise fail("no Elasticsearch URL configured: set CRISISWATCH_ELASTICSEARCH_URL or store.elasticsearch.url")
-    store = ElasticsearchStore.from_config(config, url)
-    try:
+    with store_or_exit(config, lambda cfg: ElasticsearchStore.from_config(cfg, url)) as store:
         yield store
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
 
 
 @es_app.command("setup")
