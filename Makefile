@@ -48,11 +48,11 @@ AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_DIR) AIRFLOW_
 airflow: $(STAMP)
 	mkdir -p $(AIRFLOW_DIR)
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(AIRFLOW_DIR)/migrate.log
-	$(AIRFLOW_ENV) $(BIN)/python -m crisiswatch.orchestration pools $(AIRFLOW_DIR)/pools.json
+	$(AIRFLOW_ENV) $(BIN)/python -m crisiswatch.app.airflow_glue pools $(AIRFLOW_DIR)/pools.json
 	$(AIRFLOW_ENV) $(BIN)/airflow pools import $(AIRFLOW_DIR)/pools.json
 	@echo "config: $(or $(AIRFLOW_CONFIG_FILE),(none: built-in defaults))"
 	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)  (ready after about 45 s; Ctrl-C stops it)"
-	@$(AIRFLOW_ENV) $(BIN)/python -m crisiswatch.orchestration login $(AIRFLOW_DIR)
+	@$(AIRFLOW_ENV) $(BIN)/python -m crisiswatch.app.airflow_glue login $(AIRFLOW_DIR)
 	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
 
 clean:

@@ -22,9 +22,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from crisiswatch.config import Config, RuleConfig, parse_duration
-from crisiswatch.model import Incident, UtcDatetime, as_utc
-from crisiswatch.store.base import Store
+from crisiswatch.core.config import Config, RuleConfig, parse_duration
+from crisiswatch.core.model import Incident, UtcDatetime, as_utc
+from crisiswatch.core.store.base import Store
 
 from alerts.engine import run_rules
 from alerts.incidents import IncidentBook, Lifecycle

@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crisiswatch.config import Config, RuleConfig
-from crisiswatch.model import Incident, IncidentState, Level, as_utc, utc_now
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.config import Config, RuleConfig
+from crisiswatch.core.model import Incident, IncidentState, Level, as_utc, utc_now
+from crisiswatch.core.store.base import PostFilter, Store
 
 from alerts import chart, routing, silences
 from alerts.detectors import Evaluation, RuleContext, registry, scopes

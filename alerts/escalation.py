@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crisiswatch.config import Config
-from crisiswatch.model import as_utc, utc_now
-from crisiswatch.store.base import Store
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import as_utc, utc_now
+from crisiswatch.core.store.base import Store
 
 from alerts import silences
 from alerts.incidents import Change, IncidentBook, Lifecycle

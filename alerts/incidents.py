@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crisiswatch.config import Config, parse_duration
-from crisiswatch.model import Incident, IncidentState, Level
-from crisiswatch.store.base import Store
+from crisiswatch.core.config import Config, parse_duration
+from crisiswatch.core.model import Incident, IncidentState, Level
+from crisiswatch.core.store.base import Store
 
 from alerts import routing, severity
 from alerts.detectors import Evaluation

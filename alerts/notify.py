@@ -21,9 +21,9 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from crisiswatch.config import SECRET_PATTERN, ChannelConfig, Config, MissingSecret, parse_duration, resolve_secrets
-from crisiswatch.model import Incident, NotificationRecord, as_utc, utc_now
-from crisiswatch.store.base import Store
+from crisiswatch.core.config import SECRET_PATTERN, ChannelConfig, Config, MissingSecret, parse_duration, resolve_secrets
+from crisiswatch.core.model import Incident, NotificationRecord, as_utc, utc_now
+from crisiswatch.core.store.base import Store
 
 from alerts.render import Message, render
 from alerts.routing import add_event

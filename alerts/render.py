@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crisiswatch.config import Config
-from crisiswatch.model import Incident, IncidentEvent
-from crisiswatch.store.base import PostFilter
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Incident, IncidentEvent
+from crisiswatch.core.store.base import PostFilter
 
 LEVEL_LABEL = {"blue": "BLUE (watch)", "yellow": "YELLOW (warning)", "orange": "ORANGE (serious)",
                "red": "RED (critical)"}
@@ -75,7 +75,7 @@ def posts_link(config: Config, incident: Incident) -> tuple[str, str]:
     start = datetime.fromisoformat(window[0]) if window[0] else incident.opened_at
     start = min(start, incident.opened_at)
     if config.kibana_url:
-        from crisiswatch.kibana import discover_url
+        from crisiswatch.core.kibana import discover_url
 
         return "Kibana", discover_url(config.kibana_url, flt.narrow(since=None, until=None), start, end)
     parts = ["crisiswatch", "search", flt.text or "", "--since", start.isoformat(timespec="minutes"),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crisiswatch.config import Config, Route, parse_duration
-from crisiswatch.model import Incident, IncidentEvent, IncidentState, Level, NotificationRecord
+from crisiswatch.core.config import Config, Route, parse_duration
+from crisiswatch.core.model import Incident, IncidentEvent, IncidentState, Level, NotificationRecord
 
 from alerts.silences import Silence, matching
 

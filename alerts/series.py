@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from crisiswatch.model import as_utc
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.model import as_utc
+from crisiswatch.core.store.base import PostFilter, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 STATE_PREFIX = "alerts:series:"

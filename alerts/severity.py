@@ -25,7 +25,7 @@ cycle from the rules firing now, so levels go down as well as up: up at once, do
 
 from __future__ import annotations
 
-from crisiswatch.model import Level
+from crisiswatch.core.model import Level
 
 ANCHORS = {Level.blue: 25.0, Level.yellow: 50.0, Level.orange: 75.0, Level.red: 100.0}
 OTHERS_WEIGHT = 0.25

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from crisiswatch.model import Incident, UtcDatetime, utc_now
-from crisiswatch.store.base import Store
+from crisiswatch.core.model import Incident, UtcDatetime, utc_now
+from crisiswatch.core.store.base import Store
 
 STATE_KEY = "alerts:silences"
 

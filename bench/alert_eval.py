@@ -41,8 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crisiswatch.config import parse_config  # noqa: E402
-from crisiswatch.store.sqlite import SqliteStore  # noqa: E402
+from crisiswatch.core.config import parse_config  # noqa: E402
+from crisiswatch.core.store.sqlite import SqliteStore  # noqa: E402
 
 
 def _store_bench():  # noqa: ANN202

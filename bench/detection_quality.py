@@ -57,10 +57,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crisiswatch.config import Config, parse_config  # noqa: E402
-from crisiswatch.model import Author, Engagement, Enrichment, Post  # noqa: E402
-from crisiswatch.store.base import PostFilter  # noqa: E402
-from crisiswatch.store.sqlite import SqliteStore  # noqa: E402
+from crisiswatch.core.config import Config, parse_config  # noqa: E402
+from crisiswatch.core.model import Author, Engagement, Enrichment, Post  # noqa: E402
+from crisiswatch.core.store.base import PostFilter  # noqa: E402
+from crisiswatch.core.store.sqlite import SqliteStore  # noqa: E402
 
 from alerts.backtest import Label, run_backtest  # noqa: E402
 

@@ -176,7 +176,7 @@ def main() -> int:
 
     import torch
 
-    from crisiswatch.config import load_config
+    from crisiswatch.core.config import load_config
     from nlp import registry
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))

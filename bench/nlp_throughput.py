@@ -63,8 +63,8 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from crisiswatch.config import Config, ModelsConfig
-    from crisiswatch.model import Post
+    from crisiswatch.core.config import Config, ModelsConfig
+    from crisiswatch.core.model import Post
     from nlp import language, registry
     from nlp.pipeline import enrich
     from nlp.textprep import clean, model_text

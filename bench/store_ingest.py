@@ -42,10 +42,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crisiswatch.model import Author, Engagement, Enrichment, Post, Sentiment  # noqa: E402
-from crisiswatch.store.base import PostFilter  # noqa: E402
-from crisiswatch.store.sqlite import _SCHEMA, SqliteStore, to_us  # noqa: E402
-from crisiswatch.text import extract_terms  # noqa: E402
+from crisiswatch.core.model import Author, Engagement, Enrichment, Post, Sentiment  # noqa: E402
+from crisiswatch.core.store.base import PostFilter  # noqa: E402
+from crisiswatch.core.store.sqlite import _SCHEMA, SqliteStore, to_us  # noqa: E402
+from crisiswatch.core.text import extract_terms  # noqa: E402
 
 END = datetime(2026, 3, 8, tzinfo=timezone.utc)
 SPAN = timedelta(days=7)

@@ -1,4 +1,4 @@
-"""What spiders yield besides ``crisiswatch.model.Post``."""
+"""What spiders yield besides ``crisiswatch.core.model.Post``."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 from crawlers.items import CursorUpdate, Skipped
 from crawlers.normalise import canonical_url, html_to_text, looks_like_html, normalise_whitespace
-from crisiswatch.model import CrawlHealth, Post
-from crisiswatch.watchlist import WatchlistMatcher
+from crisiswatch.core.model import CrawlHealth, Post
+from crisiswatch.core.watchlist import WatchlistMatcher
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class StorePipeline:
         return pipeline
 
     def open_spider(self) -> None:
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         spider = self.crawler.spider
         self.started_at = datetime.now(timezone.utc)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.config import DEFAULT_CONFIG_ENV, load_config
-from crisiswatch.model import CrawlHealth
+from crisiswatch.core.config import DEFAULT_CONFIG_ENV, load_config
+from crisiswatch.core.model import CrawlHealth
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_TAIL = 1500
@@ -73,7 +73,7 @@ def crawl_source(source: str, config_path: str | None = None, settings: dict | N
         except subprocess.TimeoutExpired:
             process.kill()
             output, _ = process.communicate()
-    from crisiswatch.store import open_store
+    from crisiswatch.core.store import open_store
 
     with open_store(config) as store:
         history = store.crawl_history(source, limit=1)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from airflow.sdk import (AssetOrTimeSchedule, CronTriggerTimetable, DeltaTriggerTimetable, Param, dag,
                         get_current_context, task)
 
-from crisiswatch import orchestration as cw
-from crisiswatch.config import parse_duration
+from crisiswatch.app import airflow_glue as cw
+from crisiswatch.core.config import parse_duration
 
 _config = cw.dag_config()
 _every = cw.schedule(_config.alerting.evaluate_every)
@@ -43,7 +43,7 @@ def alerts():
           execution_timeout=parse_duration(_config.alerting.evaluate_every) * 2)
     def evaluate() -> dict:
         from alerts.engine import evaluate_cycle
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))
@@ -60,7 +60,7 @@ def alerts():
     @task
     def deliver() -> int:
         from alerts.notify import deliver_pending
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))

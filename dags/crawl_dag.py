@@ -15,8 +15,8 @@ from datetime import timedelta
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from crisiswatch import orchestration as cw
-from crisiswatch.config import Config, SourceConfig, parse_duration
+from crisiswatch.app import airflow_glue as cw
+from crisiswatch.core.config import Config, SourceConfig, parse_duration
 
 
 def crawl_dag(source: SourceConfig, config: Config):

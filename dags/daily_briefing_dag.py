@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
-from crisiswatch import orchestration as cw
+from crisiswatch.app import airflow_glue as cw
 
 _config = cw.dag_config()
 
@@ -39,7 +39,7 @@ def daily_briefing():
     @task
     def write() -> dict:
         from crisiswatch.reports.briefing import write_briefing
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         context = get_current_context()
         params = context["params"]
@@ -53,7 +53,7 @@ def daily_briefing():
 
     @task
     def send(briefing: dict) -> dict:
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         config = cw.task_config()
         path = Path(briefing["path"])

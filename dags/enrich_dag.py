@@ -14,7 +14,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from crisiswatch import orchestration as cw
+from crisiswatch.app import airflow_glue as cw
 
 _config = cw.dag_config()
 
@@ -41,7 +41,7 @@ def enrich():
     def plan() -> list[list[str]]:
         """Ids of the posts to enrich, in batches (at most ``airflow.enrich_max_batches``;
         what is left waits for the next run)."""
-        from crisiswatch.store import PostFilter, open_store
+        from crisiswatch.core.store import PostFilter, open_store
 
         params = get_current_context()["params"]
         config = cw.task_config()
@@ -71,7 +71,7 @@ def enrich():
         concurrent CLI run) are left as they are."""
         from nlp.pipeline import enrich as enrich_posts
 
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         config = cw.task_config()
         with open_store(config) as store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
-from crisiswatch import orchestration as cw
+from crisiswatch.app import airflow_glue as cw
 
 _config = cw.dag_config()
 
@@ -32,8 +32,8 @@ _config = cw.dag_config()
 def maintenance():
     @task
     def retention() -> int:
-        from crisiswatch.config import parse_duration
-        from crisiswatch.store import PostFilter, open_store
+        from crisiswatch.core.config import parse_duration
+        from crisiswatch.core.store import PostFilter, open_store
 
         context = get_current_context()
         config = cw.task_config()
@@ -56,7 +56,7 @@ def maintenance():
             print("topics are switched off (models.topics: false)")
             return {}
         import nlp.topics
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         with open_store(config) as store:
             result = nlp.topics.refresh(store, config)
@@ -65,7 +65,7 @@ def maintenance():
 
     @task
     def source_health() -> list[dict]:
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         context = get_current_context()
         config = cw.task_config()

@@ -11,6 +11,6 @@ with open(path, "w", encoding="utf-8") as handle:
     json.dump({"admin": os.environ["AIRFLOW_ADMIN_PASSWORD"]}, handle)
 os.chmod(path, 0o600)
 PY
-python -m crisiswatch.orchestration pools /tmp/crisiswatch-pools.json
+python -m crisiswatch.app.airflow_glue pools /tmp/crisiswatch-pools.json
 airflow pools import /tmp/crisiswatch-pools.json
 echo "Airflow metadata ready"

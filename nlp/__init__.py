@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from crisiswatch.config import Config
-    from crisiswatch.model import Enrichment, Post
+    from crisiswatch.core.config import Config
+    from crisiswatch.core.model import Enrichment, Post
 
 
 def enrich(posts: "list[Post]", config: "Config | None" = None) -> "list[Enrichment]":

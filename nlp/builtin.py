@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.config import ModelSpec
+from crisiswatch.core.config import ModelSpec
 from nlp import labels as label_sets
 from nlp.embcache import cached_embeddings
 from nlp.heads import LinearHead, fit_linear_head

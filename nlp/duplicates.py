@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crisiswatch.text import normalize_width_case
+from crisiswatch.core.text import normalize_width_case
 from nlp.textprep import strip_links_and_mentions, to_simplified
 
 NUM_PERM = 64

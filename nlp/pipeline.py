@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.config import Config, load_config
-from crisiswatch.model import Enrichment, Post, Sentiment
+from crisiswatch.core.config import Config, load_config
+from crisiswatch.core.model import Enrichment, Post, Sentiment
 from nlp import language, registry
 from nlp.duplicates import DuplicateIndex
 from nlp.textprep import clean, model_text, skip_reason

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.config import ModelsConfig, ModelSpec
+from crisiswatch.core.config import ModelsConfig, ModelSpec
 from nlp import labels as label_sets
 from nlp.heads import HeadError, LinearHead, is_head_dir, zero_shot_head
 from nlp.paths import BUILTIN_HEADS_DIR, models_dir

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.config import ModelsConfig, ModelSpec
+from crisiswatch.core.config import ModelsConfig, ModelSpec
 from nlp import labels as label_sets
 from nlp.heads import LinearHead
 from nlp.paths import SEEDS_DIR

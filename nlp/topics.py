@@ -2,7 +2,7 @@
 
 BERTopic gets the embeddings the heads already computed (no second encoder), and a
 vectorizer whose analyzer cuts Chinese with jieba and uses the stop words and width/case
-normalisation of ``crisiswatch.text``, so keywords look like the terms elsewhere in the
+normalisation of ``crisiswatch.core.text``, so keywords look like the terms elsewhere in the
 product (but keep repetitions, which c-TF-IDF counts). The fitted model is saved
 under ``<data_dir>/nlp/topics``; new posts are assigned to its topics with ``transform``
 until maintenance refits it (``crisiswatch nlp topics --refit``).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.text import STOPWORDS, normalize_width_case
+from crisiswatch.core.text import STOPWORDS, normalize_width_case
 from nlp.textprep import strip_links_and_mentions
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _jieba():
 
 def _analyzer(text: str) -> list[str]:
     """Every term occurrence (c-TF-IDF needs counts): Latin words and jieba words of Chinese
-    runs, with the stop words and normalisation of ``crisiswatch.text``, links removed."""
+    runs, with the stop words and normalisation of ``crisiswatch.core.text``, links removed."""
     body = normalize_width_case(strip_links_and_mentions(text))
     tokens: list[str] = []
     for run in _RUNS.findall(body):
@@ -133,7 +133,7 @@ def refresh(store, config, limit: int = 5000) -> dict:
     so that new stories get topics of their own; between refits new posts are assigned to
     the saved model's topics by ``enrich``.
     """
-    from crisiswatch.store.base import PostFilter
+    from crisiswatch.core.store.base import PostFilter
     from nlp.pipeline import state_dir
     from nlp.registry import encoder_for
     from nlp.textprep import clean, model_text, skip_reason

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisiswatch.config import Config
+from crisiswatch.core.config import Config
 from nlp import labels as label_sets
 from nlp.heads import LinearHead, fit_linear_head
 from nlp.textprep import clean, model_text, skip_reason

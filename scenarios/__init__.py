@@ -1,6 +1,6 @@
 """Crisis replays written for this project: ordinary traffic, then a crisis with a labelled onset.
 
-``load(name, seed)`` builds a ``crisiswatch.scenario.Scenario`` deterministically; the replay
+``load(name, seed)`` builds a ``crisiswatch.core.scenario.Scenario`` deterministically; the replay
 server serves its posts on a scenario clock, the demo and the detection benchmark read its
 labels (onset, expected alerts, ``post_labels``).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 
-from crisiswatch.scenario import Scenario
+from crisiswatch.core.scenario import Scenario
 
 _MODULES = {"food_safety_zh": "scenarios.food_safety_zh", "airline_outage_en": "scenarios.airline_outage_en"}
 DEFAULT = "food_safety_zh"

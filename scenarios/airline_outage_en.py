@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crisiswatch.model import Author, Level
-from crisiswatch.scenario import ExpectedAlert, Scenario
+from crisiswatch.core.model import Author, Level
+from crisiswatch.core.scenario import ExpectedAlert, Scenario
 from scenarios.generator import AuthorPool, PostLabel, Timeline
 
 NAME = "airline_outage_en"

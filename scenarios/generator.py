@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 # Relative posting activity per local hour (0-23): quiet at night, a lunch bump, an evening peak.
 DAILY_PROFILE = (0.35, 0.2, 0.12, 0.08, 0.07, 0.1, 0.25, 0.55, 0.85, 1.0, 1.05, 1.1,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.config import (Config, ConfigError, MissingSecret, load_config, parse_config, parse_duration,
+from crisiswatch.core.config import (Config, ConfigError, MissingSecret, load_config, parse_config, parse_duration,
                                 resolve_secrets)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"

@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 import scenarios
-from crisiswatch.config import load_config
-from crisiswatch.demo import (DemoOptions, ExpectationCheck, LocalInbox, check_expectations, level_reached_at,
+from crisiswatch.core.config import load_config
+from crisiswatch.app.demo import (DemoOptions, ExpectationCheck, LocalInbox, check_expectations, level_reached_at,
                               prepare_data_dir, run_demo, schedule)
-from crisiswatch.model import Incident, IncidentEvent, IncidentState, Level
-from crisiswatch.scenario import ExpectedAlert
-from crisiswatch.store import PostFilter, open_store
+from crisiswatch.core.model import Incident, IncidentEvent, IncidentState, Level
+from crisiswatch.core.scenario import ExpectedAlert
+from crisiswatch.core.store import PostFilter, open_store
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_crisiswatch_run_does_one_cycle_against_configured_sources(tmp_path, tin
     from typer.testing import CliRunner
 
     from crawlers.replay.server import ReplayServer
-    from crisiswatch.cli import app
+    from crisiswatch.app.cli import app
 
     scenario = scenarios.load("food_safety_zh")
     frozen = scenario.onset + timedelta(hours=3)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
-from crisiswatch.config import load_config
+from crisiswatch.app.cli import app
+from crisiswatch.core.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "crisiswatch.example.yaml"
 

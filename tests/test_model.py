@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from crisiswatch.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent, Level,
+from crisiswatch.core.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent, Level,
                                NotificationRecord, Post)
 
 BEIJING = timezone(timedelta(hours=8))

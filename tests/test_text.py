@@ -1,6 +1,6 @@
 """Terms are what analysts see as "top terms" evidence: they must be real words."""
 
-from crisiswatch.text import extract_terms, to_simplified
+from crisiswatch.core.text import extract_terms, to_simplified
 
 
 def test_latin_words_stop_where_chinese_starts() -> None:

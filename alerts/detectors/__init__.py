@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from crisiswatch.config import Config, RuleConfig, RuleFilter, parse_duration
-from crisiswatch.model import Level, Post
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.config import Config, RuleConfig, RuleFilter, parse_duration
+from crisiswatch.core.model import Level, Post
+from crisiswatch.core.store.base import PostFilter, Store
 
 from alerts.series import SeriesCache, floor_time
 from alerts.severity import FAMILY, normalized, rule_level

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import numpy as np
 
-from crisiswatch.config import parse_duration
-from crisiswatch.store.base import PostFilter, parse_text_query
-from crisiswatch.text import extract_terms, normalize_width_case
+from crisiswatch.core.config import parse_duration
+from crisiswatch.core.store.base import PostFilter, parse_text_query
+from crisiswatch.core.text import extract_terms, normalize_width_case
 
 from alerts.baseline import anscombe, seasonal_deviation
 from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start

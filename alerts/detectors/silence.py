@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from crisiswatch.config import SourceConfig, parse_duration
-from crisiswatch.model import as_utc
-from crisiswatch.store.base import PostFilter
+from crisiswatch.core.config import SourceConfig, parse_duration
+from crisiswatch.core.model import as_utc
+from crisiswatch.core.store.base import PostFilter
 
 from alerts.detectors import Evaluation, RuleContext, idle
 from alerts.detectors.volume import describe_span

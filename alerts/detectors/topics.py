@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from crisiswatch.config import parse_duration
+from crisiswatch.core.config import parse_duration
 
 from alerts.baseline import anscombe
 from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start

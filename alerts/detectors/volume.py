@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from crisiswatch.config import parse_duration
+from crisiswatch.core.config import parse_duration
 
 from alerts.baseline import fit_seasonal, seasonal_deviation, share_deviation
 from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, series_start

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crisiswatch.model import Post
-from crisiswatch.scenario import Scenario
-from crisiswatch.watchlist import fold
+from crisiswatch.core.model import Post
+from crisiswatch.core.scenario import Scenario
+from crisiswatch.core.watchlist import fold
 
 
 @dataclass

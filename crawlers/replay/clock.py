@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from crisiswatch.model import as_utc
+from crisiswatch.core.model import as_utc
 
 
 class ScenarioClock:

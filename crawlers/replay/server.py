@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 from crawlers.replay.clock import ScenarioClock
 from crawlers.replay.catalog import Catalog, Reply
 from crawlers.replay.platforms import PLATFORM_HANDLERS, default_sources, reddit
-from crisiswatch.config import SourceConfig
-from crisiswatch.scenario import Scenario
+from crisiswatch.core.config import SourceConfig
+from crisiswatch.core.scenario import Scenario
 
 log = logging.getLogger(__name__)
 DEFAULT_ROBOTS = "User-agent: *\nDisallow: /rss/private/\n"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from crisiswatch.model import Author, Engagement, Post
-from crisiswatch.scenario import Scenario
+from crisiswatch.core.model import Author, Engagement, Post
+from crisiswatch.core.scenario import Scenario
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 WATCHLISTS = [

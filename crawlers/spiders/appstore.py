@@ -18,7 +18,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_iso
 from crawlers.spiders.base import CrisisSpider, Walk
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 APPLE_MAX_PAGES = 10
 

@@ -29,8 +29,8 @@ from scrapy.http import Response, TextResponse
 
 from crawlers.items import CursorUpdate
 from crawlers.normalise import format_cursor_time
-from crisiswatch.config import DEFAULT_CONFIG_ENV, Config, ConfigError, SourceConfig, load_config, resolve_secrets
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.config import DEFAULT_CONFIG_ENV, Config, ConfigError, SourceConfig, load_config, resolve_secrets
+from crisiswatch.core.model import Author, Engagement, Post
 
 log = logging.getLogger(__name__)
 MAX_ERROR_MESSAGES = 5
@@ -137,7 +137,7 @@ class CrisisSpider(scrapy.Spider):
     # ---- cursors and requests ----------------------------------------------------------
     def load_cursors(self) -> dict[str, str]:
         """Saved cursors of this source, read once at start (keys are walk keys)."""
-        from crisiswatch.store import open_store
+        from crisiswatch.core.store import open_store
 
         cursors: dict[str, str] = {}
         with open_store(self.config) as store:

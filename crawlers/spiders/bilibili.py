@@ -19,7 +19,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import from_timestamp, parse_count
 from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 
 class BilibiliSpider(CrisisSpider):

@@ -21,7 +21,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_iso
 from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 PROFILE_BATCH = 25
 

@@ -18,7 +18,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_iso
 from crawlers.spiders.base import CrisisSpider, PageError, Walk, time_cursor
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",

@@ -19,7 +19,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_count, parse_iso
 from crawlers.spiders.base import CrisisSpider, PageError, Walk
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 
 class TelegramSpider(CrisisSpider):

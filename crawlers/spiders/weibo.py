@@ -21,7 +21,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_count, parse_iso
 from crawlers.spiders.base import CrisisSpider, Walk, time_cursor
-from crisiswatch.model import Author, Engagement, Post
+from crisiswatch.core.model import Author, Engagement, Post
 
 def parse_weibo_time(value: str) -> datetime:
     """``Wed Nov 20 10:15:30 +0800 2026`` (the API's form) or ISO."""

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.config import Config
-from crisiswatch.model import Incident, as_utc, utc_now
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Incident, as_utc, utc_now
 from crisiswatch.reports import charts
 from crisiswatch.reports.common import (format_time, post_rows, render, sentiment_shares, timeline_chart)
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.store.base import PostFilter, Store
 
 MAX_INCIDENTS = 1000
 

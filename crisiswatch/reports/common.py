@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.model import Post, as_utc
+from crisiswatch.core.model import Post, as_utc
 from crisiswatch.reports import charts
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.store.base import PostFilter, Store
 
 TEMPLATES = Path(__file__).with_name("templates")
 SENTIMENTS = ("negative", "neutral", "positive")

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.config import Config, RuleConfig
-from crisiswatch.model import Incident, Post, as_utc, utc_now
+from crisiswatch.core.config import Config, RuleConfig
+from crisiswatch.core.model import Incident, Post, as_utc, utc_now
 from crisiswatch.reports import charts
 from crisiswatch.reports.briefing import incident_file_name, incident_row
 from crisiswatch.reports.common import post_rows, render, sentiment_shares, timeline_chart
-from crisiswatch.store.base import PostFilter, Store
-from crisiswatch.text import normalize_width_case
+from crisiswatch.core.store.base import PostFilter, Store
+from crisiswatch.core.text import normalize_width_case
 
 LEAD_IN = timedelta(hours=24)
 """History shown before the incident opened: the normal the crisis stood out from."""

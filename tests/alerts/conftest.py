@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.alerts.helpers import SmtpReceiver, WebhookReceiver, make_world
 
 

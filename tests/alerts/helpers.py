@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from crisiswatch.config import Config, parse_config
-from crisiswatch.model import Author, Engagement, Enrichment, Post
+from crisiswatch.core.config import Config, parse_config
+from crisiswatch.core.model import Author, Engagement, Enrichment, Post
 
 START = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday
 ONSET = START + timedelta(days=7, hours=10)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from crisiswatch.model import Level
+from crisiswatch.core.model import Level
 
 from alerts.baseline import fit_seasonal, seasonal_deviation, share_deviation, trimmed_mean
 from alerts.severity import composite, level_of, normalized, rule_level

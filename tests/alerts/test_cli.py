@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
+from crisiswatch.app.cli import app
 
 from alerts.backtest import Label, run_backtest
 from tests.alerts.helpers import ONSET, START, world_config
@@ -109,8 +109,8 @@ def test_backtest_lists_what_would_have_fired_and_scores_labels(world, tmp_path)
 
 
 def test_user_text_in_titles_is_printed_verbatim(tmp_path):
-    from crisiswatch.model import Incident, Level
-    from crisiswatch.store.sqlite import SqliteStore
+    from crisiswatch.core.model import Incident, Level
+    from crisiswatch.core.store.sqlite import SqliteStore
 
     store = SqliteStore(tmp_path / "s.db")
     store.setup()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
+from crisiswatch.app.cli import app
 
 from alerts.engine import evaluate_cycle
 from alerts.notify import deliver_pending, mask
@@ -96,7 +96,7 @@ routes: [{{name: all, channels: [fast, slow]}}]
 alerting: {{outbox_dir: {tmp_path}/outbox}}
 """, encoding="utf-8")
     world.close()
-    command = [sys.executable, "-c", "from crisiswatch.cli import main; main()", "alerts", "evaluate",
+    command = [sys.executable, "-c", "from crisiswatch.app.cli import main; main()", "alerts", "evaluate",
                "--now", AT.isoformat(), "--config", str(config_file)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
@@ -196,7 +196,7 @@ alerting: {{outbox_dir: {tmp_path}/outbox}}
 
 
 def test_user_text_cannot_inject_markup(tmp_path):
-    from crisiswatch.model import Incident, IncidentEvent, Level
+    from crisiswatch.core.model import Incident, IncidentEvent, Level
 
     from alerts.render import render
 
@@ -222,7 +222,7 @@ def test_user_text_cannot_inject_markup(tmp_path):
 
 
 def test_messages_link_to_kibana_discover_when_configured(tmp_path):
-    from crisiswatch.model import Incident, IncidentEvent, Level
+    from crisiswatch.core.model import Incident, IncidentEvent, Level
 
     from alerts.render import render
 

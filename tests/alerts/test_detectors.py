@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from crisiswatch.model import CrawlHealth, Level, Post
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.model import CrawlHealth, Level, Post
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.sqlite import SqliteStore
 
 from alerts.engine import evaluate_cycle, run_rules
 from alerts.series import SeriesCache

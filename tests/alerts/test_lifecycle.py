@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from crisiswatch.model import IncidentState, Level
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.model import IncidentState, Level
+from crisiswatch.core.store.sqlite import SqliteStore
 
 from alerts import silences
 from alerts.engine import evaluate_cycle

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 import scenarios
-from crisiswatch.config import Config
-from crisiswatch.model import Enrichment, Level
-from crisiswatch.store.sqlite import SqliteStore
-from crisiswatch.watchlist import WatchlistMatcher
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Enrichment, Level
+from crisiswatch.core.store.sqlite import SqliteStore
+from crisiswatch.core.watchlist import WatchlistMatcher
 
 from alerts.backtest import run_backtest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
+from crisiswatch.app.cli import app
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -11,7 +11,7 @@ from scrapy.http import HtmlResponse, TextResponse, XmlResponse
 
 from crawlers.replay.synthetic import WATCHLISTS
 from crawlers.spiders.base import Walk
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 FIXTURES = Path(__file__).resolve().parents[2] / "crawlers" / "fixtures"
 

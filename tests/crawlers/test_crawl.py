@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from crawlers.replay import ReplayServer
 from crawlers.replay.synthetic import PLATFORMS, START, WATCHLISTS, synthetic_scenario
 from crawlers.run import crawl_command, crawl_environment, crawl_source
-from crisiswatch.config import Watchlist
-from crisiswatch.model import CrawlHealth, Post
-from crisiswatch.store.sqlite import SqliteStore
-from crisiswatch.watchlist import WatchlistMatcher
+from crisiswatch.core.config import Watchlist
+from crisiswatch.core.model import CrawlHealth, Post
+from crisiswatch.core.store.sqlite import SqliteStore
+from crisiswatch.core.watchlist import WatchlistMatcher
 from tests.crawlers.helpers import write_config
 
 MATCHER = WatchlistMatcher([Watchlist(**w) for w in WATCHLISTS])
@@ -61,7 +61,7 @@ def crawl_all(names: list[str], config: Path, workers: int = 3, **kwargs) -> dic
 
 
 def stored(db: Path, source: str | None = None) -> dict[str, Post]:
-    from crisiswatch.store.base import PostFilter
+    from crisiswatch.core.store.base import PostFilter
 
     with SqliteStore(db) as store:
         store.setup()
@@ -108,7 +108,7 @@ def test_every_spider_collects_its_platform_faithfully(tmp_path):
 
 
 def _app():
-    from crisiswatch.cli import app
+    from crisiswatch.app.cli import app
 
     return app
 

@@ -251,8 +251,8 @@ def test_a_cursor_that_overtakes_its_posts_waits_for_them(tmp_path):
 
     from crawlers.items import CursorUpdate, Skipped
     from crawlers.pipelines import StorePipeline
-    from crisiswatch.model import Post
-    from crisiswatch.store.sqlite import SqliteStore
+    from crisiswatch.core.model import Post
+    from crisiswatch.core.store.sqlite import SqliteStore
 
     store = SqliteStore(tmp_path / "cursor.db")
     store.setup()

@@ -96,7 +96,7 @@ def test_replay_command_writes_a_config_that_points_at_it(tmp_path):
     import yaml
     from typer.testing import CliRunner
 
-    from crisiswatch.cli import app
+    from crisiswatch.app.cli import app
 
     target = tmp_path / "replay.yaml"
     result = CliRunner().invoke(app, ["replay", "synthetic", "--port", "0", "--speedup", "0",

@@ -1,7 +1,7 @@
 """WatchlistMatcher: aliases in both languages, scripts, width, case, word edges, exclusions."""
 
-from crisiswatch.config import Watchlist
-from crisiswatch.watchlist import WatchlistMatcher
+from crisiswatch.core.config import Watchlist
+from crisiswatch.core.watchlist import WatchlistMatcher
 
 MATCHER = WatchlistMatcher([
     Watchlist(name="zephyr", terms=["Zephyr Cola", "泽飞可乐", "#ZephyrCola", "ZC"], exclude=["zephyr cola recipe"]),

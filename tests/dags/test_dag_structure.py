@@ -75,7 +75,7 @@ def test_crawl_dags_follow_each_sources_schedule(bag):
 
 
 def test_crawls_of_one_platform_share_its_pool_and_announce_raw_posts(bag):
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     pools = {dag_id: bag.dags[dag_id].get_task("collect").pool
              for dag_id in ("crawl_masto-acme", "crawl_masto-news", "crawl_acme-blog")}
@@ -87,7 +87,7 @@ def test_crawls_of_one_platform_share_its_pool_and_announce_raw_posts(bag):
 
 
 def test_pool_definitions_cover_every_platform_with_configured_slots(config_file, monkeypatch):
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     monkeypatch.setenv("CRISISWATCH_CONFIG", str(config_file))
     pools = cw.pools(cw.dag_config())
@@ -96,7 +96,7 @@ def test_pool_definitions_cover_every_platform_with_configured_slots(config_file
 
 
 def test_enrich_runs_on_raw_posts_and_maps_batches_in_the_enrich_pool(bag):
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     dag = bag.dags["enrich"]
     assert dag.timetable.asset_condition.objects == (cw.RAW_POSTS,)
@@ -111,7 +111,7 @@ def test_enrich_runs_on_raw_posts_and_maps_batches_in_the_enrich_pool(bag):
 def test_alerts_run_on_enriched_posts_and_on_a_short_schedule(bag):
     from airflow.sdk import AssetOrTimeSchedule
 
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     dag = bag.dags["alerts"]
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
@@ -131,7 +131,7 @@ def test_briefing_and_maintenance_schedules_come_from_the_config(bag):
 
 
 def test_every_task_retries_with_backoff_and_reports_final_failure(bag):
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     for dag in bag.dags.values():
         for task in dag.tasks:
@@ -180,7 +180,7 @@ def test_a_broken_config_is_shown_as_an_import_error_naming_file_and_line(tmp_pa
 
 
 def test_config_path_prefers_the_airflow_variable(tmp_path, monkeypatch):
-    from crisiswatch import orchestration as cw
+    from crisiswatch.app import airflow_glue as cw
 
     monkeypatch.setenv("CRISISWATCH_CONFIG", str(tmp_path / "from-env.yaml"))
     assert cw.config_path() == str(tmp_path / "from-env.yaml")
@@ -189,8 +189,8 @@ def test_config_path_prefers_the_airflow_variable(tmp_path, monkeypatch):
 
 
 def test_channel_secrets_come_from_airflow_connections_when_not_in_the_environment(monkeypatch):
-    from crisiswatch import orchestration as cw
-    from crisiswatch.config import parse_config
+    from crisiswatch.app import airflow_glue as cw
+    from crisiswatch.core.config import parse_config
 
     config = parse_config("channels:\n  - name: team\n    url: json://hooks.example.org/${CRISISWATCH_HOOK_TOKEN}\n"
                           "  - name: other\n    url: json://hooks.example.org/${CRISISWATCH_OTHER_TOKEN}\n")

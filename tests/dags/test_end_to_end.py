@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crisiswatch.config import load_config
-from crisiswatch.model import Author, Engagement, Post
-from crisiswatch.scenario import Scenario
-from crisiswatch.store import PostFilter, open_store
+from crisiswatch.core.config import load_config
+from crisiswatch.core.model import Author, Engagement, Post
+from crisiswatch.core.scenario import Scenario
+from crisiswatch.core.store import PostFilter, open_store
 
 from .helpers import load_dagbag
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.config import load_config
-from crisiswatch.model import CrawlHealth, Post
-from crisiswatch.store import PostFilter, open_store
+from crisiswatch.core.config import load_config
+from crisiswatch.core.model import CrawlHealth, Post
+from crisiswatch.core.store import PostFilter, open_store
 
 from .helpers import load_dagbag
 

@@ -18,11 +18,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from crisiswatch.config import ElasticsearchConfig
-from crisiswatch.kibana import (POSTS_DATA_VIEW_ID, discover_url, filter_to_kql, import_saved_objects, rison,
+from crisiswatch.core.config import ElasticsearchConfig
+from crisiswatch.core.kibana import (POSTS_DATA_VIEW_ID, discover_url, filter_to_kql, import_saved_objects, rison,
                                 saved_objects)
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.es_schema import ilm_policy, index_templates
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.es_schema import ilm_policy, index_templates
 
 REPO = Path(__file__).resolve().parents[2]
 NDJSON = REPO / "infra" / "kibana" / "crisiswatch.ndjson"
@@ -313,7 +313,7 @@ def test_cli_import_exit_codes_and_messages(kibana, tmp_path):
            "CRISISWATCH_KIBANA_PASSWORD": "pw-not-shown"}
     (tmp_path / "c.yaml").write_text("{}\n")
     run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "-c", "from crisiswatch.cli import main; main()", "kibana", "import", *args],
+        [sys.executable, "-c", "from crisiswatch.app.cli import main; main()", "kibana", "import", *args],
         capture_output=True, text=True, env=env, timeout=120)
     done = run("--kibana-url", kibana)
     assert done.returncode == 1  # one object failed

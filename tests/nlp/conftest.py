@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crisiswatch.config import Config
-from crisiswatch.model import Post
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Post
 from nlp import registry
 from nlp.tiny import make_tiny_models
 

@@ -7,8 +7,8 @@ import json
 import yaml
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.app.cli import app
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.nlp.conftest import make_posts
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nlp
-from crisiswatch.config import Config, ModelsConfig
+from crisiswatch.core.config import Config, ModelsConfig
 from nlp import e5_rebuild, registry
 from tests.nlp.conftest import make_posts
 

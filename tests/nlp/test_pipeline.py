@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import nlp
-from crisiswatch.model import Enrichment
+from crisiswatch.core.model import Enrichment
 from nlp import labels as label_sets
 from nlp import registry
 from tests.nlp.conftest import make_posts
@@ -92,7 +92,7 @@ def test_near_duplicates_are_grouped_across_calls(tiny_config):
 
 
 def test_configured_categories_are_used_zero_shot(tiny_config, tiny_models):
-    from crisiswatch.config import ModelSpec
+    from crisiswatch.core.config import ModelSpec
 
     categories = {"billing": "wrong bill, overcharged; 账单错误", "network": "no signal, outage; 没信号，断网"}
     models = tiny_config.models.model_copy(update={"category": ModelSpec(model="builtin:category"),
@@ -104,7 +104,7 @@ def test_configured_categories_are_used_zero_shot(tiny_config, tiny_models):
 
 
 def test_a_transformers_sequence_classifier_can_be_configured(tiny_config, tmp_path):
-    from crisiswatch.config import ModelSpec
+    from crisiswatch.core.config import ModelSpec
     from nlp.tiny import make_tiny_classifier
 
     path = make_tiny_classifier(tmp_path / "clf", ["NEG", "NEU", "POS"])
@@ -115,7 +115,7 @@ def test_a_transformers_sequence_classifier_can_be_configured(tiny_config, tmp_p
 
 
 def test_head_trained_on_another_encoder_is_refused(tiny_config, tmp_path):
-    from crisiswatch.config import ModelSpec
+    from crisiswatch.core.config import ModelSpec
     from nlp.heads import LinearHead
     import numpy as np
 

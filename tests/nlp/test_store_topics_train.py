@@ -8,7 +8,7 @@ import random
 import pytest
 
 import nlp
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 from nlp import labels as label_sets
 from nlp.heads import LinearHead
 from nlp.pipeline import state_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from report_data import config, fill
 
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crisiswatch.config import Config
-from crisiswatch.model import (Author, Engagement, Enrichment, Incident, IncidentEvent, Level, NotificationRecord,
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import (Author, Engagement, Enrichment, Incident, IncidentEvent, Level, NotificationRecord,
                                Post)
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
 ONSET = T0 + timedelta(hours=30)

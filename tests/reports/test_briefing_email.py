@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from report_data import ONSET
 
-from crisiswatch import pipeline
-from crisiswatch.config import Config
+from crisiswatch.app import steps as pipeline
+from crisiswatch.core.config import Config
 
 
 def _free_port() -> int:

@@ -8,8 +8,8 @@ import yaml
 from report_data import ONSET, fill
 from typer.testing import CliRunner
 
-from crisiswatch.cli import app
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.app.cli import app
+from crisiswatch.core.store.sqlite import SqliteStore
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from report_data import EVIL, ONSET, RESPONSE, config
 
 from crisiswatch.reports.briefing import write_briefing
 from crisiswatch.reports.incident import IncidentNotFound, write_incident_report
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 
 
 def _kpi(doc, kpi_id: str) -> str:
@@ -132,7 +132,7 @@ def test_briefing_of_an_empty_store(tmp_path):
 def test_brand_account_is_recognised_without_a_verified_mark():
     from datetime import datetime, timezone
 
-    from crisiswatch.model import Author, Post
+    from crisiswatch.core.model import Author, Post
     from crisiswatch.reports.incident import _compact, _is_brand_account
 
     terms = {_compact(t) for t in ["Bluefinch", "bluefinchair", "沁禾乳业"]}

@@ -13,8 +13,8 @@ import pytest
 from opencc import OpenCC
 
 import scenarios
-from crisiswatch.config import Config
-from crisiswatch.model import Level
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Level
 
 
 @pytest.fixture(scope="module", params=scenarios.names())

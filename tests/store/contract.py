@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crisiswatch.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent,
+from crisiswatch.core.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent,
                                IncidentState, Level, NotificationRecord, Post)
-from crisiswatch.store.base import PostFilter, Store, StoreError
+from crisiswatch.core.store.base import PostFilter, Store, StoreError
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.config import Config, ElasticsearchConfig, StoreConfig
-from crisiswatch.model import Enrichment, Post
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.elasticsearch import ElasticsearchStore
-from crisiswatch.store.es_schema import IndexNames
+from crisiswatch.core.config import Config, ElasticsearchConfig, StoreConfig
+from crisiswatch.core.model import Enrichment, Post
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.elasticsearch import ElasticsearchStore
+from crisiswatch.core.store.es_schema import IndexNames
 from tests.store.contract import T0, StoreContract, post
 
 ES_URL = os.environ.get("CRISISWATCH_ELASTICSEARCH_URL")
@@ -163,7 +163,7 @@ def test_same_posts_give_the_same_answers_and_alerts_on_both_backends(fresh_stor
     import scenarios
     from alerts.engine import run_rules
     from alerts.series import SeriesCache
-    from crisiswatch.store.sqlite import SqliteStore
+    from crisiswatch.core.store.sqlite import SqliteStore
 
     scenario = scenarios.load(scenario_name)
     config = Config.model_validate(scenario.config)

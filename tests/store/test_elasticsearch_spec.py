@@ -14,12 +14,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crisiswatch.config import Config, ElasticsearchConfig
-from crisiswatch.model import CrawlHealth, Enrichment, Incident, IncidentEvent, Level, Post
-from crisiswatch.store import es_query as q
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.elasticsearch import ElasticsearchStore
-from crisiswatch.store.es_schema import ilm_policy, index_templates
+from crisiswatch.core.config import Config, ElasticsearchConfig
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentEvent, Level, Post
+from crisiswatch.core.store import es_query as q
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.elasticsearch import ElasticsearchStore
+from crisiswatch.core.store.es_schema import ilm_policy, index_templates
 from tests.store.es_loopback import LoopbackElasticsearch
 from tests.store.es_spec import SPEC_PATH, load_spec, parse_body
 

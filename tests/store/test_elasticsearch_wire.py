@@ -19,10 +19,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crisiswatch.config import Config, ElasticsearchConfig, StoreConfig
-from crisiswatch.model import Enrichment, Post
-from crisiswatch.store import StoreError
-from crisiswatch.store.elasticsearch import ElasticsearchStore
+from crisiswatch.core.config import Config, ElasticsearchConfig, StoreConfig
+from crisiswatch.core.model import Enrichment, Post
+from crisiswatch.core.store import StoreError
+from crisiswatch.core.store.elasticsearch import ElasticsearchStore
 from tests.store.es_loopback import LoopbackElasticsearch
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
@@ -108,7 +108,7 @@ def test_cli_reports_an_unreachable_cluster_without_a_traceback(tmp_path):
            "CRISISWATCH_CONFIG": str(tmp_path / "none.yaml"), "COLUMNS": "200"}
     (tmp_path / "none.yaml").write_text("{}\n")
     for command in (["es", "check"], ["es", "setup"]):
-        done = subprocess.run([sys.executable, "-c", "from crisiswatch.cli import main; main()", *command],
+        done = subprocess.run([sys.executable, "-c", "from crisiswatch.app.cli import main; main()", *command],
                               capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode == 1
         assert f"cannot reach Elasticsearch at http://127.0.0.1:{port}" in done.stderr

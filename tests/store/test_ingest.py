@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.config import parse_config
-from crisiswatch.export import CSV_COLUMNS, export_posts
-from crisiswatch.ingest import ingest_jsonl, parse_time, read_jsonl
-from crisiswatch.model import Enrichment
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.config import parse_config
+from crisiswatch.core.store.export import CSV_COLUMNS, export_posts
+from crisiswatch.core.store.ingest import ingest_jsonl, parse_time, read_jsonl
+from crisiswatch.core.model import Enrichment
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.store.contract import T0, enrichment, post
 
 GOOD = '{"id": "weibo:1", "source": "weibo", "text": "奶粉召回", "created_at": "2026-03-01T08:00:00Z"}'

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from crisiswatch.store.base import PostFilter, StoreError
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.base import PostFilter, StoreError
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.store.contract import StoreContract, post
 
 
@@ -70,7 +70,7 @@ def test_locked_database_gives_clear_error_and_reads_still_work(tmp_path: Path) 
 
 _OPEN_AT_ONCE = """
 import sys, time
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.store.contract import post
 start = float(sys.argv[2])
 while time.time() < start:
@@ -137,8 +137,8 @@ def test_short_terms_fold_case_beyond_ascii(tmp_path: Path) -> None:
 
 _POOLED_WRITE = """
 import json, sys
-from crisiswatch.store.base import PostFilter
-from crisiswatch.store.sqlite import SqliteStore
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.sqlite import SqliteStore
 from tests.store.contract import post
 words = ["召回", "奶粉", "refund", "delay", "客服", "outage", "中毒", "apology"]
 posts = [post(str(i), f"{words[i % 8]}{words[(i * 3) % 8]} {words[(i * 5) % 8]} {i}", minutes=i % 600)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crawlers.replay.catalog import Catalog, Reply, native
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "appstore"
 PAGE = 50

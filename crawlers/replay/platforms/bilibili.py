@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.replay.catalog import Catalog, Reply, native, stable_number
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "bilibili"
 DEFAULT_VIDEO = "BV1xx411c7mD"

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.replay.catalog import Catalog, Reply, native, page_after, stable_number, time_key
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "bluesky"
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from crawlers.replay.catalog import Catalog, Reply, native
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "mastodon"
 

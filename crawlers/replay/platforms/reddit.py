@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.replay.catalog import Catalog, Reply, native
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "reddit"
 _LISTING = re.compile(r"^(?:/r/(?P<sub>[^/]+))?/(?P<kind>new|comments|search)(?:\.json)?/?$")

@@ -9,7 +9,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from crawlers.replay.catalog import Catalog, Reply, native
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "rss"
 FEED_SIZE = 100

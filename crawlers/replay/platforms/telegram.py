@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.replay.catalog import Catalog, Reply, native
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "telegram"
 PAGE = 20

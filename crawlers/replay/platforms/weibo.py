@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from crawlers.replay.catalog import Catalog, Reply, native, stable_number
-from crisiswatch.model import Post
+from crisiswatch.core.model import Post
 
 PLATFORM = "weibo"
 PAGE = 10

@@ -26,11 +26,11 @@ from typing import Any
 
 import yaml
 
-from crisiswatch import pipeline
-from crisiswatch.config import Config, load_config
-from crisiswatch.model import Incident, Level
-from crisiswatch.scenario import ExpectedAlert, Scenario
-from crisiswatch.store import open_store
+from crisiswatch.app import steps as pipeline
+from crisiswatch.core.config import Config, load_config
+from crisiswatch.core.model import Incident, Level
+from crisiswatch.core.scenario import ExpectedAlert, Scenario
+from crisiswatch.core.store import open_store
 
 DEMO_DIR = Path("data/demo")
 _OWNED = ("crisiswatch.db", "crisiswatch.db-wal", "crisiswatch.db-shm", "crisiswatch.yaml", "outbox", "inbox", "nlp",

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from crisiswatch.cli.common import console, err_console
-from crisiswatch.config import ConfigError, load_config
+from crisiswatch.app.cli.common import console, err_console
+from crisiswatch.core.config import ConfigError, load_config
 
 app = typer.Typer(help="Check and inspect the configuration file.", no_args_is_help=True)
 

@@ -13,9 +13,9 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape as esc
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
-from crisiswatch.config import parse_duration
-from crisiswatch.model import Level, as_utc, utc_now
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.core.config import parse_duration
+from crisiswatch.core.model import Level, as_utc, utc_now
 
 app = typer.Typer(help="Crisis alerts: evaluate rules, manage incidents, silences and drills.",
                   no_args_is_help=True)
@@ -48,7 +48,7 @@ def parse_time(value: str | None, default: datetime | None = None) -> datetime:
 
 
 def _incident_or_exit(store, incident_id: str):  # noqa: ANN001, ANN202
-    from crisiswatch.store.base import StoreError
+    from crisiswatch.core.store.base import StoreError
 
     try:
         incident = store.get_incident(incident_id)

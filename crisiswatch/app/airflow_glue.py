@@ -6,7 +6,7 @@ once: where the config comes from, which Asset a step updates, which pool rate-l
 platform, how a task retries, and who hears about a task that failed for good.
 
 Only DAG files and their tests import this module (it imports Airflow's task SDK).
-``python -m crisiswatch.orchestration pools|login`` prepares an Airflow home (``make airflow``).
+``python -m crisiswatch.app.airflow_glue pools|login`` prepares an Airflow home (``make airflow``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 
 from airflow.sdk import Asset, Param
 
-from crisiswatch.config import (DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig,
+from crisiswatch.core.config import (DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig,
                                 load_config, parse_duration, resolve_secrets)
-from crisiswatch.store.base import Store
+from crisiswatch.core.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "login":
         _ensure_login(Path(argv[1]))
         return 0
-    print("usage: python -m crisiswatch.orchestration pools FILE | login AIRFLOW_HOME", file=sys.stderr)
+    print("usage: python -m crisiswatch.app.airflow_glue pools FILE | login AIRFLOW_HOME", file=sys.stderr)
     return 2
 
 

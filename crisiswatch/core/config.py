@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crisiswatch.model import Level
+from crisiswatch.core.model import Level
 
 DEFAULT_CONFIG_ENV = "CRISISWATCH_CONFIG"
 SECRET_PATTERN = re.compile(r"\$\{(CRISISWATCH_[A-Z0-9_]+)\}")

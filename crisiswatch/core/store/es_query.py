@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from crisiswatch.model import as_utc
-from crisiswatch.store.base import PostFilter, PostOrder, parse_text_query
+from crisiswatch.core.model import as_utc
+from crisiswatch.core.store.base import PostFilter, PostOrder, parse_text_query
 
 MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
 SUBSTRING_FIELDS = ("text.substring", "title.substring")

@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from crisiswatch.model import Author, Engagement, Enrichment, Post
-from crisiswatch.store.base import ItemError, Store
+from crisiswatch.core.model import Author, Engagement, Enrichment, Post
+from crisiswatch.core.store.base import ItemError, Store
 
 DEFAULT_SOURCE = "import"
 """Source name for loose records that name none (override with ``--source``)."""
@@ -272,7 +272,7 @@ def _load_matcher(config: Any) -> Any:
     """The watchlist matcher for the configured watchlists, or None without any."""
     if config is None or not getattr(config, "watchlists", None):
         return None
-    from crisiswatch.watchlist import WatchlistMatcher
+    from crisiswatch.core.watchlist import WatchlistMatcher
 
     return WatchlistMatcher(config.watchlists)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.config import ElasticsearchConfig, parse_duration
+from crisiswatch.core.config import ElasticsearchConfig, parse_duration
 
 SCHEMA_VERSION = 1
 """Bump when a mapping changes in a way existing indices cannot take (needs a reindex)."""

@@ -26,15 +26,15 @@ import elastic_transport
 import elasticsearch
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
-from crisiswatch.config import Config, ConfigError, ElasticsearchConfig, resolve_secrets
-from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, as_utc
-from crisiswatch.store import es_query as q
-from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Share, Store, StoreError, TermCount,
+from crisiswatch.core.config import Config, ConfigError, ElasticsearchConfig, resolve_secrets
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, as_utc
+from crisiswatch.core.store import es_query as q
+from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrder, Share, Store, StoreError, TermCount,
                                     WriteResult, _intersect)
-from crisiswatch.store.es_admin import (Change, CheckResult, VersionMismatch, apply_schema, check_cluster,
+from crisiswatch.core.store.es_admin import (Change, CheckResult, VersionMismatch, apply_schema, check_cluster,
                                         ensure_compatible)
-from crisiswatch.store.es_schema import IndexNames
-from crisiswatch.text import extract_terms
+from crisiswatch.core.store.es_schema import IndexNames
+from crisiswatch.core.text import extract_terms
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
 
 if TYPE_CHECKING:
-    from crisiswatch.store.elasticsearch import ElasticsearchStore
+    from crisiswatch.core.store.elasticsearch import ElasticsearchStore
 
 es_app = typer.Typer(help="Elasticsearch: apply templates and the ILM policy, check the cluster.",
                      no_args_is_help=True)
@@ -26,7 +26,7 @@ kibana_app = typer.Typer(help="Kibana: load the crisiswatch data views, visualis
 def _es_store_or_exit(config_path: Path | None) -> Iterator["ElasticsearchStore"]:
     """The configured Elasticsearch store, not set up (these commands do that or check it);
     a missing URL or an unreachable cluster is one clear error line."""
-    from crisiswatch.store.elasticsearch import ElasticsearchStore
+    from crisiswatch.core.store.elasticsearch import ElasticsearchStore
 
     config = config_or_exit(config_path)
     url = config.elasticsearch_url()
@@ -70,7 +70,7 @@ def es_check(config_path: ConfigOption = None) -> None:
 def es_templates(directory: Annotated[Path, typer.Argument(help="Where to write the JSON files")]
                  = Path("infra/elasticsearch"), config_path: ConfigOption = None) -> None:
     """Write the index templates and ILM policy this version applies, as JSON files."""
-    from crisiswatch.store.es_schema import render_infra_files
+    from crisiswatch.core.store.es_schema import render_infra_files
 
     config = config_or_exit(config_path)
     for path in render_infra_files(directory, config.store.elasticsearch):
@@ -86,7 +86,7 @@ def kibana_import(
     overwrite: Annotated[bool, typer.Option(help="Replace objects that already exist")] = True,
 ) -> None:
     """Load data views, saved searches, visualisations and the "Crisis overview" dashboard."""
-    from crisiswatch.kibana import SAVED_OBJECTS, KibanaError, import_saved_objects, kibana_auth_headers, saved_objects
+    from crisiswatch.core.kibana import SAVED_OBJECTS, KibanaError, import_saved_objects, kibana_auth_headers, saved_objects
 
     config = config_or_exit(config_path)
     url = kibana_url or config.kibana_url

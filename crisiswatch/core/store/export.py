@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Literal, TextIO
 
-from crisiswatch.model import Enrichment, Post
-from crisiswatch.store.base import PostFilter, Store
+from crisiswatch.core.model import Enrichment, Post
+from crisiswatch.core.store.base import PostFilter, Store
 
 ExportFormat = Literal["jsonl", "csv"]
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.config import Config
-from crisiswatch.model import CrawlHealth, Incident, as_utc, utc_now
-from crisiswatch.store.base import Store
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import CrawlHealth, Incident, as_utc, utc_now
+from crisiswatch.core.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def send_briefing(config: Config, path: Path, start: datetime, end: datetime,
     names = list(channels) if channels is not None else list(config.airflow.briefing_channels)
     if not names:
         return {}
-    from crisiswatch.orchestration import send
+    from crisiswatch.app.airflow_glue import send
 
     title = f"crisiswatch briefing {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
     return send(config, names, title, path.read_text(encoding="utf-8"), body_format="html", attach=[path])

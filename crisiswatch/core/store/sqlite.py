@@ -11,7 +11,7 @@ Layout (one file, WAL journal so readers never wait for the crawler or enricher)
   cannot use trigrams and fall back to ``instr`` over the rows the other conditions leave.
 * ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
   question, "how many posts of watchlist W in this window", from one covering index.
-* ``posts.terms`` holds the post's terms (``crisiswatch.text.extract_terms``) as a JSON
+* ``posts.terms`` holds the post's terms (``crisiswatch.core.text.extract_terms``) as a JSON
   array, computed once at write time, so top terms is a count over stored lists rather
   than a re-tokenisation of every matching post.
 
@@ -39,10 +39,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.model import CrawlHealth, Enrichment, Incident, Post, as_utc
-from crisiswatch.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, as_utc
+from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
                                     WriteResult, parse_text_query)
-from crisiswatch.text import extract_terms
+from crisiswatch.core.text import extract_terms
 
 SCHEMA_VERSION = 2
 BATCH = 20_000
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS posts (
     category TEXT,
     topic_id INTEGER,
     enrichment TEXT,             -- the Enrichment as JSON
-    terms TEXT NOT NULL          -- JSON array of the post's terms (crisiswatch.text.extract_terms)
+    terms TEXT NOT NULL          -- JSON array of the post's terms (crisiswatch.core.text.extract_terms)
 );
 CREATE INDEX IF NOT EXISTS posts_created ON posts (created_us);
 CREATE INDEX IF NOT EXISTS posts_source ON posts (source, created_us);

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from crisiswatch.config import Watchlist
-from crisiswatch.text import normalize_width_case, to_simplified
+from crisiswatch.core.config import Watchlist
+from crisiswatch.core.text import normalize_width_case, to_simplified
 
 _SPACES = re.compile(r"\s+")
 _WORD = r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"

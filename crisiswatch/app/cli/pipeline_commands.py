@@ -9,9 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
-from crisiswatch.config import parse_duration
-from crisiswatch.model import as_utc
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.core.config import parse_duration
+from crisiswatch.core.model import as_utc
 
 report_app = typer.Typer(help="Write the HTML briefing or an incident report.", no_args_is_help=True)
 
@@ -61,8 +61,8 @@ def _evidence_line(incident) -> str:
 def print_demo_summary(result) -> None:
     from rich.markup import escape
 
-    from crisiswatch.demo import level_reached_at
-    from crisiswatch.model import Level
+    from crisiswatch.app.demo import level_reached_at
+    from crisiswatch.core.model import Level
 
     scenario = result.scenario
     console.rule(f"[bold]{escape(scenario.title)}")
@@ -147,7 +147,7 @@ def demo(
         return
     if scenario not in scenarios.names():
         raise fail(f"unknown scenario '{scenario}'; choose one of: {', '.join(scenarios.names())}")
-    from crisiswatch.demo import DemoOptions, run_demo
+    from crisiswatch.app.demo import DemoOptions, run_demo
 
     try:
         import crawlers.replay.server  # noqa: F401 - the demo cannot run without the replay server
@@ -194,7 +194,7 @@ def run(
     The same steps as the Airflow DAGs, without Airflow. Incident reports of incidents that
     changed are written to <data_dir>/reports.
     """
-    from crisiswatch import pipeline
+    from crisiswatch.app import steps as pipeline
 
     config_path = config
     cfg = config_or_exit(config_path)
@@ -244,7 +244,7 @@ def report_briefing(
     send: Annotated[bool, typer.Option(help="Also send it to airflow.briefing_channels.")] = False,
 ) -> None:
     """Write the situation briefing for a period as one self-contained HTML file."""
-    from crisiswatch import pipeline
+    from crisiswatch.app import steps as pipeline
     from crisiswatch.reports.briefing import write_briefing
 
     cfg = config_or_exit(config)

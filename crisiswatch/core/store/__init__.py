@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crisiswatch.config import Config
-from crisiswatch.store.base import (Bucket, ItemError, PostFilter, Share, Store, StoreError, TermCount,
+from crisiswatch.core.config import Config
+from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, Share, Store, StoreError, TermCount,
                                     WriteResult)
 
 __all__ = ["Bucket", "ItemError", "PostFilter", "Share", "Store", "StoreError", "TermCount", "WriteResult",
@@ -14,11 +14,11 @@ def open_store(config: Config) -> Store:
     """The Elasticsearch store when a URL is configured, else the embedded SQLite one; set up."""
     url = config.elasticsearch_url()
     if url:
-        from crisiswatch.store.elasticsearch import ElasticsearchStore
+        from crisiswatch.core.store.elasticsearch import ElasticsearchStore
 
         store: Store = ElasticsearchStore.from_config(config, url)
     else:
-        from crisiswatch.store.sqlite import SqliteStore
+        from crisiswatch.core.store.sqlite import SqliteStore
 
         store = SqliteStore(config.sqlite_path())
     store.setup()

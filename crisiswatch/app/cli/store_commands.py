@@ -15,10 +15,10 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeElapsedColumn)
 from rich.table import Table
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
-from crisiswatch.config import parse_duration
-from crisiswatch.model import as_utc
-from crisiswatch.store.base import PostFilter
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
+from crisiswatch.core.config import parse_duration
+from crisiswatch.core.model import as_utc
+from crisiswatch.core.store.base import PostFilter
 
 STATS_FIELDS = ("source", "language", "sentiment", "watchlist", "emotion", "category")
 MAX_ERRORS_SHOWN = 20
@@ -88,7 +88,7 @@ def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post 
     Bad lines are reported as FILE:LINE: reason and skipped; every valid line is imported.
     Exits 1 when some lines were skipped.
     """
-    from crisiswatch.ingest import ingest_jsonl
+    from crisiswatch.core.store.ingest import ingest_jsonl
 
     if not file.is_file():
         raise fail(f"{file}: no such file", code=2)
@@ -123,7 +123,7 @@ def search(query: Annotated[str, typer.Argument(help='Terms (all must occur), "p
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines (post + enrichment)")] = False,
            config: ConfigOption = None) -> None:
     """Full-text search, newest first (Chinese works with words of any length)."""
-    from crisiswatch.export import jsonl_line, with_enrichments
+    from crisiswatch.core.store.export import jsonl_line, with_enrichments
 
     flt = build_filter(query, since, until, watchlist, source, sentiment)
     cfg = config_or_exit(config)
@@ -187,7 +187,7 @@ def export(fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (lossl
            since: SinceOption = None, until: UntilOption = None, watchlist: WatchlistOption = None,
            source: SourceOption = None, sentiment: SentimentOption = None, config: ConfigOption = None) -> None:
     """Export posts with their enrichments, oldest first."""
-    from crisiswatch.export import export_posts
+    from crisiswatch.core.store.export import export_posts
 
     if fmt not in ("jsonl", "csv"):
         raise fail(f"unknown format '{fmt}': use jsonl or csv", code=2)

@@ -11,7 +11,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from crisiswatch.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
 
 sources_app = typer.Typer(help="Configured sources and the health of their crawls.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def sources_status(config: ConfigOption = None,
                    source: Annotated[Optional[str], typer.Option("--source", "-s", help="History of one source")] = None,
                    limit: Annotated[int, typer.Option(help="Crawls shown with --source")] = 10) -> None:
     """Last crawl of every source: when, outcome, pages, posts, errors, newest post."""
-    from crisiswatch.model import utc_now
+    from crisiswatch.core.model import utc_now
 
     cfg = config_or_exit(config)
     now = utc_now()
@@ -111,7 +111,7 @@ def replay(scenario: Annotated[str, typer.Argument(help="Scenario name (food_saf
            ) -> None:
     """Serve a scenario's posts in each platform's format, released on the scenario clock."""
     from crawlers.replay import ReplayServer
-    from crisiswatch.model import as_utc
+    from crisiswatch.core.model import as_utc
 
     loaded = _load_scenario(scenario)
     start = as_utc(datetime.fromisoformat(clock_start)) if clock_start else None

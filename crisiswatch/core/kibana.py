@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from crisiswatch.store.base import PostFilter, parse_text_query
+from crisiswatch.core.store.base import PostFilter, parse_text_query
 
 POSTS_DATA_VIEW_ID = "crisiswatch-posts"
 INCIDENTS_DATA_VIEW_ID = "crisiswatch-incidents"
 DEFAULT_PREFIX = "crisiswatch"
-SAVED_OBJECTS = Path(__file__).resolve().parents[1] / "infra" / "kibana" / "crisiswatch.ndjson"
+SAVED_OBJECTS = Path(__file__).resolve().parents[2] / "infra" / "kibana" / "crisiswatch.ndjson"
 DISCOVER_COLUMNS = ["source", "text", "enrichment.sentiment", "enrichment.emotion", "enrichment.category",
                     "author.handle", "reach", "engagement_total"]
 

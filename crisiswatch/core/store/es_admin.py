@@ -13,8 +13,8 @@ from typing import Any
 import elasticsearch
 from elasticsearch import Elasticsearch, NotFoundError
 
-from crisiswatch.config import ElasticsearchConfig
-from crisiswatch.store.es_schema import IndexNames, ilm_policy, index_templates
+from crisiswatch.core.config import ElasticsearchConfig
+from crisiswatch.core.store.es_schema import IndexNames, ilm_policy, index_templates
 
 CLIENT_VERSION = elasticsearch.__versionstr__
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crisiswatch.model import Level, Post, UtcDatetime
+from crisiswatch.core.model import Level, Post, UtcDatetime
 
 
 class ExpectedAlert(BaseModel):
