@@ -18,11 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crisiswatch.core.model import Level
+from crisiswatch.core.schedule import check_schedule, longest_gap, parse_duration
+
+STALE_AFTER_RUNS = 3
+"""A source is stale (maintenance) and silent (``source_silence``) after this many scheduled
+runs' worth of quiet, unless it sets ``expected_interval``."""
 
 DEFAULT_CONFIG_ENV = "CRISISWATCH_CONFIG"
 SECRET_PATTERN = re.compile(r"\$\{(CRISISWATCH_[A-Z0-9_]+)\}")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(ValueError):
@@ -35,18 +38,6 @@ class ConfigError(ValueError):
 
 class MissingSecret(ConfigError):
     pass
-
-
-def parse_duration(value: str | int | float | timedelta) -> timedelta:
-    """``90s``, ``15m``, ``2h``, ``7d``, ``1w`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"'{value}' is not a duration like 90s, 15m, 2h, 7d or 1w")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def resolve_secrets(value: str, environ: dict[str, str] | None = None) -> str:
@@ -201,6 +192,17 @@ class SourceConfig(_Section):
         if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", value):
             raise ValueError("use lower-case letters, digits, '_' and '-' only")
         return value
+
+    _schedule = field_validator("schedule")(lambda v: check_schedule(v))
+    _interval = field_validator("expected_interval")(lambda v: v if v is None else _check_duration(v))
+
+    def stale_after(self) -> timedelta:
+        """The one staleness rule: how long this source may go without new data before the
+        maintenance health check calls it stale and ``source_silence`` calls it silent —
+        ``expected_interval``, else ``STALE_AFTER_RUNS`` times its schedule's longest gap."""
+        if self.expected_interval:
+            return parse_duration(self.expected_interval)
+        return STALE_AFTER_RUNS * longest_gap(self.schedule)
 
 
 # ---- rules ---------------------------------------------------------------------------
