@@ -11,12 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crisiswatch.core import registry
 from crisiswatch.core.config import Config, RuleConfig
 from crisiswatch.core.model import Incident, IncidentState, Level, as_utc, utc_now
 from crisiswatch.core.store.base import PostFilter, Store
 
-from alerts import chart, routing, silences
-from alerts.detectors import Evaluation, RuleContext, registry, scopes
+from alerts import chart, muting, routing
+from alerts.detectors.base import Evaluation, RuleContext
 from alerts.incidents import Change, IncidentBook, Lifecycle, incident_id
 from alerts.notify import deliver_pending
 from alerts.series import SeriesCache
@@ -49,19 +50,28 @@ def data_start(store: Store, now: datetime) -> datetime | None:
     return first[0].created_at if first else None
 
 
+def scopes(rule: RuleConfig, config: Config, scope: str) -> list[str | None]:
+    """The watchlists a rule is evaluated for (None = the rule's filter as a whole): a
+    ``global`` detector (a quiet source concerns every watchlist) is evaluated once."""
+    if scope == "global" or not rule.per_watchlist:
+        return [None]
+    names = rule.filter.watchlists or [w.name for w in config.watchlists]
+    return list(names) or [None]
+
+
 def run_rules(store: Store, config: Config, now: datetime, cache: SeriesCache,
               rules: list[RuleConfig] | None = None) -> tuple[list[Evaluation], list[str]]:
     """Every enabled rule for every scope at ``now``; one rule failing does not stop the rest."""
-    detectors = registry()
     start = data_start(store, now)
     evaluations, errors = [], []
     for rule in rules if rules is not None else [r for r in config.rules if r.enabled]:
+        spec = registry.get("detectors", rule.detector)
         params = rule.detector_params()
-        for scope in scopes(rule, config):
+        for scope in scopes(rule, config, spec.scope):
             ctx = RuleContext(store=store, config=config, rule=rule, params=params, now=now, watchlist=scope,
                               cache=cache, data_start=start)
             try:
-                evaluations.extend(detectors[rule.detector](ctx))
+                evaluations.extend(spec.run(ctx))
             except Exception as exc:  # noqa: BLE001 - reported per rule, the cycle goes on
                 where = f" for watchlist '{scope}'" if scope else ""
                 errors.append(f"rule '{rule.name}'{where}: {type(exc).__name__}: {exc}")
@@ -91,7 +101,7 @@ def evaluate_cycle(store: Store, config: Config, now: datetime | None = None, de
     report = CycleReport(at=now)
     report.evaluations, report.errors = run_rules(store, config, now, SeriesCache(store), rules)
     book = IncidentBook(store)
-    life = Lifecycle(book, config, silences.load(store))
+    life = Lifecycle(book, config, muting.load(store))
     changes = {c.incident.id: c for c in life.apply(report.evaluations, now)}
     active = {i.id: i for i in book.active()}
     active.update({i: c.incident for i, c in changes.items() if c.incident.state != IncidentState.resolved})
@@ -118,7 +128,8 @@ def run_drill(store: Store, config: Config, level: Level = Level.red, watchlist:
         id="drill-" + incident_id(fingerprint, now)[:8], fingerprint=fingerprint, rule="drill", watchlist=watchlist,
         title="DRILL: test incident to check the warning path - no action needed", level=level, peak_level=level,
         opened_at=now, updated_at=now,
-        evidence={"observed": 0, "baseline": 0, "unit": "posts", "detector": "drill", "score": 0, "rule": "drill",
+        evidence={"observed": 0, "baseline": 0, "unit": "posts", "detector": "drill", "family": "drill",
+                  "score": 0, "rule": "drill",
                   "filter": PostFilter(watchlists=(watchlist,) if watchlist else None).model_dump(
                       mode="json", exclude_none=True), "window": [now.isoformat(), now.isoformat()]})
     probe = incident.model_copy(deep=True)

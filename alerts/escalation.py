@@ -13,7 +13,7 @@ from crisiswatch.core.config import Config
 from crisiswatch.core.model import as_utc, utc_now
 from crisiswatch.core.store.base import Store
 
-from alerts import silences
+from alerts import muting
 from alerts.incidents import Change, IncidentBook, Lifecycle
 from alerts.notify import deliver_pending
 
@@ -22,7 +22,7 @@ def run_escalations(store: Store, config: Config, now: datetime | None = None, d
     """Escalate every active incident whose route step is due at ``now``; returns the changes."""
     now = as_utc(now) if now else utc_now()
     book = IncidentBook(store)
-    changes = Lifecycle(book, config, silences.load(store)).escalate(now)
+    changes = Lifecycle(book, config, muting.load(store)).escalate(now)
     for change in changes:
         book.save(change.incident)
     if deliver and changes:

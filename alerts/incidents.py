@@ -10,8 +10,9 @@ flapping rule does not open a new incident each time).
 Every cycle recomputes the composite score from the rules firing *now*, so the level goes
 down as well as up. An incident whose rules were evaluated in a new bucket without firing
 counts a calm bucket; after ``alerting.auto_resolve_after_calm`` of them it is resolved
-with a "back to normal" notice. While a source_silence incident is active, calm is not
-counted: missing data is not quiet.
+with a "back to normal" notice. While an incident of a collection detector (its spec's
+family is ``collection``, e.g. source_silence) is active, calm is not counted: missing data
+is not quiet.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from crisiswatch.core.model import Incident, IncidentState, Level
 from crisiswatch.core.store.base import Store
 
 from alerts import routing, severity
-from alerts.detectors import Evaluation
-from alerts.silences import Silence
+from alerts.detectors.base import Evaluation
+from alerts.muting import Silence
 
 ACTIVE = (IncidentState.open.value, IncidentState.acknowledged.value)
-STORY_DETECTORS = ("keyword_burst", "emerging_topic", "cross_platform")
+COLLECTION = "collection"
+"""The family of detectors that watch the data collection itself, not the posts."""
 
 
 class IncidentError(ValueError):
@@ -185,7 +187,7 @@ class Lifecycle:
         pairs = sorted(_pairs(incident) | {(ev.rule, ev.watchlist) for ev in evs}, key=str)
         # where the story started is best told by the rules that follow its words or topic
         story = next((ev for ev in sorted(evs, key=lambda ev: -signals[ev.fingerprint]["normalized"])
-                      if ev.detector in STORY_DETECTORS and ev.evidence.get("first_posts")), strongest)
+                      if ev.spec.story and ev.evidence.get("first_posts")), strongest)
         incident.evidence = {
             **strongest.evidence, "first_posts": story.evidence.get("first_posts", []), "rule": strongest.rule, "detector": strongest.detector,
             "observed": strongest.observed, "baseline": strongest.baseline, "spread": strongest.spread,
@@ -225,9 +227,9 @@ class Lifecycle:
         for ev in evaluations:
             key = (ev.rule, ev.watchlist)
             latest[key] = max(latest.get(key, ev.bucket_end), ev.bucket_end)
-        silence_detectors = {r.name for r in self.config.rules if r.detector == "source_silence"}
-        data_gap = any(i.rule in silence_detectors for i in active) or any(
-            ev.rule in silence_detectors and ev.fired for ev in evaluations)
+        collection_rules = {r.name for r in self.config.rules if r.spec().family == COLLECTION}
+        data_gap = any(i.rule in collection_rules for i in active) or any(
+            ev.rule in collection_rules and ev.fired for ev in evaluations)
         for incident in active:
             if incident.id in firing:
                 continue
@@ -239,7 +241,7 @@ class Lifecycle:
                 continue
             incident.last_evaluated_at = bucket_end
             change = changes.setdefault(incident.id, Change(incident))
-            if data_gap and incident.rule not in silence_detectors:
+            if data_gap and incident.rule not in collection_rules:
                 continue  # a collection gap is not calm
             incident.calm_buckets += 1
             incident.updated_at = max(incident.updated_at, now)

@@ -1,24 +1,27 @@
-"""Messages per channel format: plain text, Markdown, HTML e-mail.
+"""What an incident notification says, written in the format its channel asks for.
 
 Every message says the level, what happened in one sentence, the numbers against normal,
 the first and most-engaged posts with links, the top terms, a link to the posts (Kibana
 Discover, or the local ``crisiswatch search`` command line) and how to acknowledge.
-Everything that comes from users - post text, author names, terms, notes - is escaped for
-the channel's format, so a post cannot inject markup, links or mentions into a message.
+This module works the content out once (``MessageContent``); the channel's format - found
+by name in the registry, ``alerts.formats`` for the built-in text, Markdown and HTML - writes
+it and escapes everything that comes from users for its own markup.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crisiswatch.core import registry
 from crisiswatch.core.config import Config
+from crisiswatch.core.extensions import MessageFormat
 from crisiswatch.core.model import Incident, IncidentEvent
 from crisiswatch.core.store.base import PostFilter
+
+from alerts.formats import MessageContent, clean
 
 LEVEL_LABEL = {"blue": "BLUE (watch)", "yellow": "YELLOW (warning)", "orange": "ORANGE (serious)",
                "red": "RED (critical)"}
@@ -26,42 +29,17 @@ LEVEL_MARK = {"blue": "🔵", "yellow": "🟡", "orange": "🟠", "red": "🔴"}
 KIND_LABEL = {"fired": "new incident", "reopened": "incident reopened", "level_changed": "level changed",
               "reminder": "still ongoing", "escalated": "ESCALATION - not acknowledged",
               "acknowledged": "acknowledged", "resolved": "resolved", "drill": "DRILL - test message"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
-"""Characters that start emphasis, code, links, images, HTML, headings or tables; without
-an unescaped ``[`` or ``<`` no link or mention can form."""
 
 
 @dataclass
 class Message:
+    """One notification as the sender takes it; ``format`` names a registered message format
+    (its ``body_format`` tells Apprise whether the body is text, Markdown or HTML)."""
+
     title: str
     body: str
     format: str
     attachments: list[str] = field(default_factory=list)
-
-
-# ---- escaping -------------------------------------------------------------------------
-def clean(text: Any, limit: int | None = None) -> str:
-    """User text on one line, without control or direction-override characters."""
-    value = _CONTROL.sub("", str(text if text is not None else ""))
-    value = re.sub(r"\s+", " ", value).strip()
-    if limit is not None and len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return value
-
-
-def escape_markdown(text: Any, limit: int | None = None) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean(text, limit))
-
-
-def escape_html(text: Any, limit: int | None = None) -> str:
-    return html.escape(clean(text, limit), quote=True)
-
-
-def safe_url(url: Any) -> str | None:
-    """Only plain http(s) links are rendered as links; anything else is shown as text or dropped."""
-    value = clean(url)
-    return value if re.fullmatch(r"https?://[^\s<>\"'`]+", value) else None
 
 
 # ---- content ----------------------------------------------------------------------------
@@ -117,24 +95,7 @@ def _post_line(post: dict[str, Any]) -> tuple[str, str | None]:
     return f"{who} on {post.get('source')}{followers}, {post.get('engagement') or 0:,} interactions: {text}", post.get("url")
 
 
-@dataclass
-class _Content:
-    title: str
-    headline: str
-    sentence: str
-    numbers: list[str]
-    first_posts: list[tuple[str, str | None]]
-    top_posts: list[tuple[str, str | None]]
-    terms: list[str]
-    link_kind: str
-    link: str
-    ack: str
-    footer: str
-    drill: bool
-    has_chart: bool
-
-
-def _content(config: Config, incident: Incident, event: IncidentEvent, key: str) -> _Content:
+def _content(config: Config, incident: Incident, event: IncidentEvent, key: str) -> MessageContent:
     level = incident.level.value
     drill = event.kind == "drill" or incident.rule == "drill"
     prefix = "[DRILL] " if drill else ""
@@ -143,7 +104,7 @@ def _content(config: Config, incident: Incident, event: IncidentEvent, key: str)
     sentence = event.message or incident.title
     link_kind, link = posts_link(config, incident)
     e = incident.evidence
-    return _Content(
+    return MessageContent(
         title=title,
         headline=f"{prefix}{LEVEL_MARK.get(level, '')} {LEVEL_LABEL.get(level, level)} - {KIND_LABEL.get(event.kind, event.kind)}",
         sentence=sentence, numbers=_numbers(incident),
@@ -157,68 +118,15 @@ def _content(config: Config, incident: Incident, event: IncidentEvent, key: str)
 
 
 # ---- formats ------------------------------------------------------------------------------
+def message_format(name: str) -> MessageFormat:
+    """The format a channel names, from the registry (built in or from another package)."""
+    return registry.get("formats", name)
+
+
 def render(config: Config, incident: Incident, event: IncidentEvent, fmt: str, key: str) -> Message:
+    """The message of ``event`` written in the format ``fmt`` (a name in the format registry)."""
+    spec = message_format(fmt)
     content = _content(config, incident, event, key)
     chart = incident.evidence.get("chart")
-    attachments = [chart] if fmt == "html" and chart else []
-    body = {"text": _text, "markdown": _markdown, "html": _html}[fmt](content)
-    return Message(title=content.title, body=body, format=fmt, attachments=attachments)
-
-
-def _text(c: _Content) -> str:
-    lines = [c.headline, clean(c.sentence, 500), ""]
-    lines += [f"- {clean(n, 300)}" for n in c.numbers]
-    for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
-        if posts:
-            lines += ["", f"{label}:"] + [f"- {clean(text, 300)}" + (f" <{safe_url(url)}>" if safe_url(url) else "")
-                                         for text, url in posts]
-    if c.terms:
-        lines += ["", "Top terms: " + clean(", ".join(c.terms), 300)]
-    lines += ["", f"Posts ({c.link_kind}): {c.link}", f"Acknowledge: {c.ack}", "", c.footer]
-    return "\n".join(lines)
-
-
-def _markdown(c: _Content) -> str:
-    lines = [f"**{c.headline}**", "", escape_markdown(c.sentence, 500), ""]
-    lines += [f"- {escape_markdown(n, 300)}" for n in c.numbers]
-    for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
-        if posts:
-            lines += ["", f"**{label}**"]
-            for text, url in posts:
-                link = safe_url(url)
-                lines.append(f"- {escape_markdown(text, 300)}" + (f" [open]({link})" if link else ""))
-    if c.terms:
-        lines += ["", "**Top terms:** " + escape_markdown(", ".join(c.terms), 300)]
-    link = f"[open in Kibana]({c.link})" if c.link_kind == "Kibana" else f"`{c.link.replace('`', '')}`"
-    lines += ["", f"**Posts:** {link}", f"**Acknowledge:** `{c.ack}`", "", f"_{c.footer}_"]
-    return "\n".join(lines)
-
-
-def _html(c: _Content) -> str:
-    def post_items(posts: list[tuple[str, str | None]]) -> str:
-        items = []
-        for text, url in posts:
-            link = safe_url(url)
-            anchor = f' <a href="{html.escape(link, quote=True)}">open</a>' if link else ""
-            items.append(f"<li>{escape_html(text, 300)}{anchor}</li>")
-        return "<ul>" + "".join(items) + "</ul>"
-
-    parts = [f"<h2>{escape_html(c.headline)}</h2>", f"<p>{escape_html(c.sentence, 500)}</p>"]
-    if c.numbers:
-        parts.append("<ul>" + "".join(f"<li>{escape_html(n, 300)}</li>" for n in c.numbers) + "</ul>")
-    for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
-        if posts:
-            parts.append(f"<h3>{label}</h3>{post_items(posts)}")
-    if c.terms:
-        parts.append(f"<p><b>Top terms:</b> {escape_html(', '.join(c.terms), 300)}</p>")
-    if c.link_kind == "Kibana":
-        parts.append(f'<p><a href="{html.escape(c.link, quote=True)}">Open the posts in Kibana</a></p>')
-    else:
-        parts.append(f"<p><b>Posts:</b> <code>{escape_html(c.link)}</code></p>")
-    parts.append(f"<p><b>Acknowledge:</b> <code>{escape_html(c.ack)}</code></p>")
-    if c.drill:
-        parts.append("<p><b>This is a drill: no action needed.</b></p>")
-    elif c.has_chart:
-        parts.append("<p>The evidence chart is attached.</p>")
-    parts.append(f'<p style="color:#777;font-size:small">{escape_html(c.footer)}</p>')
-    return "<html><body>" + "".join(parts) + "</body></html>"
+    attachments = [chart] if spec.options.get("attach_chart") and chart else []
+    return Message(title=content.title, body=spec.render(content), format=fmt, attachments=attachments)

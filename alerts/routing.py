@@ -13,7 +13,7 @@ from datetime import datetime
 from crisiswatch.core.config import Config, Route, parse_duration
 from crisiswatch.core.model import Incident, IncidentEvent, IncidentState, Level, NotificationRecord
 
-from alerts.silences import Silence, matching
+from alerts.muting import Silence, matching
 
 NOTIFYING_KINDS = {"fired", "reopened", "level_changed", "reminder", "escalated", "acknowledged", "resolved", "drill"}
 ANNOUNCING_KINDS = {"fired", "reopened", "level_changed", "reminder"}

@@ -7,9 +7,10 @@ on one 0-100 scale anchored at the rule's own thresholds:
     blue threshold -> 25, yellow -> 50, orange -> 75, red -> 100
 
 (linear in between, from 0 at a score of 0; above the highest threshold it keeps the last
-slope and stops at 100). Rules fall into four signal families: **volume** (volume_spike,
-emerging_topic), **negative** shift (negative_share, keyword_burst), **reach** (influencer)
-and **spread** across platforms (cross_platform); source_silence is a **collection** signal.
+slope and stops at 100). Each detector names its signal family in its spec
+(``DetectorSpec.family``): **volume** (volume_spike, emerging_topic), **negative** shift
+(negative_share, keyword_burst), **reach** (influencer), **spread** across platforms
+(cross_platform); source_silence is a **collection** signal and a drill a **drill**.
 The composite crisis score of an incident is
 
     score = min(100, strongest family + 0.25 x sum of the other families)
@@ -29,18 +30,6 @@ from crisiswatch.core.model import Level
 
 ANCHORS = {Level.blue: 25.0, Level.yellow: 50.0, Level.orange: 75.0, Level.red: 100.0}
 OTHERS_WEIGHT = 0.25
-
-FAMILY = {
-    "volume_spike": "volume",
-    "emerging_topic": "volume",
-    "negative_share": "negative",
-    "keyword_burst": "negative",
-    "influencer": "reach",
-    "cross_platform": "spread",
-    "source_silence": "collection",
-    "drill": "drill",
-}
-
 
 def rule_level(score: float, thresholds: dict[Level, float]) -> Level | None:
     """Highest level whose threshold the score reaches; None below all of them."""

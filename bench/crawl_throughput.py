@@ -5,7 +5,7 @@ Run from the repository root with the project venv::
     .venv/bin/python bench/crawl_throughput.py               # 20,000 posts
     .venv/bin/python bench/crawl_throughput.py --posts 4000
 
-A synthetic scenario (``crawlers.replay.synthetic``) is served by the replay server on
+A synthetic scenario (``scenarios.replay.synthetic``) is served by the replay server on
 127.0.0.1 with its clock at the end, split evenly over four paging platforms: Mastodon
 (40 statuses a page, Link headers), Hacker News (100 hits a page, 1000-hit time slices),
 Reddit (OAuth token, 100 things a page) and Bluesky (author feeds plus profile lookups).
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from crawlers.replay import ReplayServer  # noqa: E402
-from crawlers.replay.synthetic import WATCHLISTS, synthetic_scenario  # noqa: E402
 from crawlers.run import crawl_source  # noqa: E402
+from scenarios.replay import ReplayServer  # noqa: E402
+from scenarios.replay.synthetic import WATCHLISTS, synthetic_scenario  # noqa: E402
 
 PLATFORMS = ["mastodon", "hackernews", "reddit", "bluesky"]
 SCRAPY_DEFAULTS = {

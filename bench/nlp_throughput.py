@@ -66,7 +66,7 @@ def main() -> int:
     from crisiswatch.core.config import Config, ModelsConfig
     from crisiswatch.core.model import Post
     from nlp import language, registry
-    from nlp.pipeline import enrich
+    from nlp.enrich import enrich
     from nlp.textprep import clean, model_text
 
     torch.set_num_threads(args.threads)

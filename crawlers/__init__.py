@@ -1,1 +1,2 @@
-"""Scrapy spiders, pipelines and the replay server that feed public posts into the store."""
+"""Scrapy project: the base spider, pipelines, middlewares, settings, and one folder per platform
+(``crawlers/platforms/<name>``) found through the registry of platforms."""

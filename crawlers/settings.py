@@ -5,8 +5,10 @@ source's config (``CrisisSpider.from_crawler``); these are the defaults and the 
 """
 
 BOT_NAME = "crisiswatch"
-SPIDER_MODULES = ["crawlers.spiders"]
-NEWSPIDER_MODULE = "crawlers.spiders"
+# Spiders are found by platform name through the registry (crawlers/spider_loader.py),
+# so a platform that a third-party package registers is crawled like our own.
+SPIDER_LOADER_CLASS = "crawlers.spider_loader.PlatformSpiderLoader"
+SPIDER_MODULES: list[str] = []
 
 # Politeness: obey robots.txt, adapt to the server's latency, back off on 429/5xx.
 ROBOTSTXT_OBEY = True

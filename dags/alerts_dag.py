@@ -15,7 +15,6 @@ from airflow.sdk import (AssetOrTimeSchedule, CronTriggerTimetable, DeltaTrigger
                         get_current_context, task)
 
 from crisiswatch.app import airflow_glue as cw
-from crisiswatch.core.config import parse_duration
 
 _config = cw.dag_config()
 _every = cw.schedule(_config.alerting.evaluate_every)
@@ -40,15 +39,14 @@ _timetable = (DeltaTriggerTimetable(_every) if not isinstance(_every, str)
 )
 def alerts():
     @task(retries=1, trigger_rule="all_done",
-          execution_timeout=parse_duration(_config.alerting.evaluate_every) * 2)
+          execution_timeout=cw.parse_duration(_config.alerting.evaluate_every) * 2)
     def evaluate() -> dict:
-        from alerts.engine import evaluate_cycle
-        from crisiswatch.core.store import open_store
-
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))
-        with open_store(config) as store:
-            report = evaluate_cycle(store, config, now=now)
+        with cw.open_store(config) as store:
+            report, errors = cw.steps.evaluate(store, config, now=now)
+        if report is None:
+            raise RuntimeError("; ".join(errors) or "alert evaluation failed")
         print(f"alert evaluation at {report.at}: {report.summary()}")
         for line in [change.describe() for change in report.changes] + report.errors:
             print(f"  {line}")
@@ -59,13 +57,10 @@ def alerts():
 
     @task
     def deliver() -> int:
-        from alerts.notify import deliver_pending
-        from crisiswatch.core.store import open_store
-
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))
-        with open_store(config) as store:
-            sent = deliver_pending(store, config, now=now)
+        with cw.open_store(config) as store:
+            sent = cw.steps.deliver(store, config, now=now)
         print(f"{sent} queued notifications delivered")
         return sent
 

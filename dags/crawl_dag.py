@@ -16,11 +16,10 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from crisiswatch.app import airflow_glue as cw
-from crisiswatch.core.config import Config, SourceConfig, parse_duration
 
 
-def crawl_dag(source: SourceConfig, config: Config):
-    timeout = parse_duration(config.airflow.crawl_timeout)
+def crawl_dag(source: cw.SourceConfig, config: cw.Config):
+    timeout = cw.parse_duration(config.airflow.crawl_timeout)
 
     @dag(
         dag_id=f"crawl_{source.name}",
@@ -48,16 +47,14 @@ def crawl_dag(source: SourceConfig, config: Config):
         def collect() -> dict:
             """Run the spider; a crawl that stored nothing because the platform failed raises,
             so Airflow retries it with backoff and finally tells the operations channels."""
-            from crawlers.run import crawl_source
-
             params = get_current_context()["params"]
             settings = dict(params.get("settings") or {})
             if params.get("backfill_pages"):
                 settings["CRISISWATCH_BACKFILL_PAGES"] = int(params["backfill_pages"])
             config_path = cw.config_path()
             cw.task_config()  # secrets from Airflow connections into the environment of the crawl
-            health = crawl_source(source.name, config_path=config_path, settings=settings or None,
-                                  timeout_s=timeout.total_seconds())
+            health = cw.steps.crawl_source(source.name, config_path, settings=settings,
+                                           timeout_s=timeout.total_seconds())
             summary = health.model_dump(mode="json")
             print(f"crawl of {source.name}: {health.status}, {health.items} posts, {health.pages} pages, "
                   f"{health.errors} errors {health.message}")

@@ -2,9 +2,10 @@
 open incidents and response times, with charts) to ``airflow.briefing_channels``.
 
 Runs at ``airflow.briefing_schedule`` (UTC) and covers the 24 hours before it. The report
-is written under ``<data_dir>/briefings`` and sent through Apprise (e-mail channels receive
-the HTML with the report attached). A channel that already received the briefing for a
-period is not sent it again when the run is retried or rerun, unless ``resend`` is set.
+is written under ``<data_dir>/briefings`` and sent by ``steps.send_briefing`` through the
+sender incidents use (outbox, masking, idempotency key; e-mail channels receive the HTML
+with the report attached). A channel that already received the briefing for a period is
+not sent it again when the run is retried or rerun, unless ``resend`` is set.
 """
 
 from __future__ import annotations
@@ -38,48 +39,30 @@ _config = cw.dag_config()
 def daily_briefing():
     @task
     def write() -> dict:
-        from crisiswatch.reports.briefing import write_briefing
-        from crisiswatch.core.store import open_store
-
         context = get_current_context()
         params = context["params"]
         end = cw.parse_time(params.get("end")) or cw.run_time(context)
         start = cw.parse_time(params.get("start")) or (end - timedelta(days=1))
         config = cw.task_config()
-        with open_store(config) as store:
-            path = write_briefing(store, config, start, end, Path(config.data_dir) / "briefings")
+        with cw.open_store(config) as store:
+            path = cw.steps.write_briefing(store, config, start, end, Path(config.data_dir) / "briefings")
         print(f"briefing for {start} .. {end} written to {path}")
         return {"path": str(path), "start": start.isoformat(), "end": end.isoformat()}
 
     @task
     def send(briefing: dict) -> dict:
-        from crisiswatch.core.store import open_store
-
         config = cw.task_config()
-        path = Path(briefing["path"])
-        resend = get_current_context()["params"].get("resend")
-        with open_store(config) as store:
-            pending = [name for name in config.airflow.briefing_channels
-                       if resend or not store.get_state(_sent_key(briefing["end"], name))]
-            if not pending:
-                print("no channel is waiting for this briefing")
-                return {}
-            title = f"crisiswatch daily briefing {briefing['start'][:16]} - {briefing['end'][:16]} UTC"
-            outcome = cw.send(config, pending, title, path.read_text(encoding="utf-8"), body_format="html",
-                              attach=[path])
-            for name, delivered in outcome.items():
-                if delivered:
-                    store.set_state(_sent_key(briefing["end"], name), "sent")
+        start, end = cw.parse_time(briefing["start"]), cw.parse_time(briefing["end"])
+        title = f"crisiswatch daily briefing {briefing['start'][:16]} - {briefing['end'][:16]} UTC"
+        with cw.open_store(config) as store:
+            outcome = cw.steps.send_briefing(config, Path(briefing["path"]), start, end, store=store, title=title,
+                                             resend=bool(get_current_context()["params"].get("resend")))
         failed = [name for name, delivered in outcome.items() if not delivered]
         if failed:
             raise RuntimeError(f"briefing not delivered to: {', '.join(failed)} (retried; others already have it)")
         return outcome
 
     send(write())
-
-
-def _sent_key(end: str, channel: str) -> str:
-    return f"airflow:briefing_sent:{end}:{channel}"
 
 
 daily_briefing()

@@ -3,7 +3,10 @@
 Three independent tasks, so that one failing does not stop the others. Retention deletes
 posts older than ``store.retention`` counted from the run's scheduled time (a rerun deletes
 the same range again, which is then empty). The source-health summary goes to the log and,
-when a source is failing, stale or never crawled, to ``airflow.operations_channels``.
+when a source is failing, stale or never crawled, to ``airflow.operations_channels``; a
+source is stale by the one rule ``source_silence`` also uses (``SourceConfig.stale_after()``).
+The work is ``steps.retention``, ``steps.refresh_topics`` and ``operations.source_health``:
+the same functions without Airflow.
 """
 
 from __future__ import annotations
@@ -32,21 +35,14 @@ _config = cw.dag_config()
 def maintenance():
     @task
     def retention() -> int:
-        from crisiswatch.core.config import parse_duration
-        from crisiswatch.core.store import PostFilter, open_store
-
         context = get_current_context()
         config = cw.task_config()
-        cutoff = cw.run_time(context) - parse_duration(config.store.retention)
-        expired = PostFilter(until=cutoff)
-        with open_store(config) as store:
-            if context["params"].get("dry_run"):
-                count = store.count_posts(expired)
-                print(f"dry run: {count} posts created before {cutoff} would be deleted")
-                return count
-            deleted = store.delete_posts(expired)
-        print(f"deleted {deleted} posts created before {cutoff} (retention {config.store.retention})")
-        return deleted
+        dry_run = bool(context["params"].get("dry_run"))
+        with cw.open_store(config) as store:
+            count, cutoff = cw.steps.retention(store, config, cw.run_time(context), dry_run=dry_run)
+        print(f"dry run: {count} posts created before {cutoff} would be deleted" if dry_run else
+              f"deleted {count} posts created before {cutoff} (retention {config.store.retention})")
+        return count
 
     @task
     def refresh_topics() -> dict:
@@ -55,30 +51,22 @@ def maintenance():
         if not config.models.topics:
             print("topics are switched off (models.topics: false)")
             return {}
-        import nlp.topics
-        from crisiswatch.core.store import open_store
-
-        with open_store(config) as store:
-            result = nlp.topics.refresh(store, config)
+        with cw.open_store(config) as store:
+            result = cw.steps.refresh_topics(store, config)
         print(f"topic model refreshed: {result}")
-        return result if isinstance(result, dict) else {"result": str(result)}
+        return result
 
     @task
     def source_health() -> list[dict]:
-        from crisiswatch.core.store import open_store
-
         context = get_current_context()
         config = cw.task_config()
-        with open_store(config) as store:
-            rows = cw.source_health(store, config, cw.run_time(context))
-        lines = [f"{row['source']:<24} {row['status']:<14} last crawl {row['last_crawl_at'] or '-'}, "
-                 f"newest post {row['newest_post_at'] or '-'} {row['detail']}" for row in rows]
-        print("\n".join(["source health:", *lines]) if lines else "no sources configured")
-        unhealthy = [line for row, line in zip(rows, lines) if row["status"] != "ok"]
-        if unhealthy and config.airflow.operations_channels:
-            cw.send(config, config.airflow.operations_channels,
-                    f"crisiswatch: {len(unhealthy)} of {len(rows)} sources need attention", "\n".join(unhealthy))
-        return rows
+        at = cw.run_time(context)
+        with cw.open_store(config) as store:
+            health = cw.operations.source_health(store, config, at)
+            print("\n".join(["source health:", *(row.line() for row in health)]) if health
+                  else "no sources configured")
+            cw.operations.alert_unhealthy_sources(store, config, health, at)
+        return cw.operations.as_rows(health)
 
     retention()
     refresh_topics()

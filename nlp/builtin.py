@@ -22,6 +22,7 @@ import numpy as np
 from crisiswatch.core.config import ModelSpec
 from nlp import labels as label_sets
 from nlp.embcache import cached_embeddings
+from nlp.encoder import BUILTIN_ENCODER, encoder_for
 from nlp.heads import LinearHead, fit_linear_head
 from nlp.paths import BUILTIN_HEADS_DIR, SEEDS_DIR
 from nlp.textprep import clean, model_text
@@ -109,8 +110,6 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
 
 
 def build_head(task: str, out_path: Path | None = None, encoder=None) -> LinearHead:
-    from nlp.registry import BUILTIN_ENCODER, encoder_for
-
     # float32 on the CPU: the shipped heads must not depend on the machine that trained them
     encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="float32"))
     texts, labels, weights, order = training_set(task)

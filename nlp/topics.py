@@ -134,8 +134,8 @@ def refresh(store, config, limit: int = 5000) -> dict:
     the saved model's topics by ``enrich``.
     """
     from crisiswatch.core.store.base import PostFilter
-    from nlp.pipeline import state_dir
-    from nlp.registry import encoder_for
+    from nlp.encoder import encoder_for
+    from nlp.paths import topics_dir
     from nlp.textprep import clean, model_text, skip_reason
 
     posts = store.search(PostFilter(), limit=limit)
@@ -149,7 +149,7 @@ def refresh(store, config, limit: int = 5000) -> dict:
     texts = [text for _, text in usable]
     embeddings = encoder_for(config.models.embeddings).encode(texts)
     model, assigned = TopicModel.fit(texts, embeddings)
-    model.save(state_dir(config) / "topics")
+    model.save(topics_dir(config))
     updated = []
     for ((_, enrichment), _), (topic_id, keywords) in zip(usable, assigned):
         models = dict(enrichment.models, topics=model.version)

@@ -112,7 +112,7 @@ def train(task: str, data: Path, out_dir: Path, config: Config, *, test_size: fl
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
     from sklearn.model_selection import train_test_split
 
-    from nlp.registry import encoder_for
+    from nlp.encoder import encoder_for
 
     if task not in TASKS:
         raise TrainingDataError(f"task must be one of {', '.join(TASKS)}")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import random
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crisiswatch.core.model import Author, Engagement, Post
+from scenarios.platforms import hook
 
 # Relative posting activity per local hour (0-23): quiet at night, a lunch bump, an evening peak.
 DAILY_PROFILE = (0.35, 0.2, 0.12, 0.08, 0.07, 0.1, 0.25, 0.55, 0.85, 1.0, 1.05, 1.1,
@@ -129,6 +129,7 @@ class Timeline:
 
         Ids are given only once every post exists, so that they grow with time as real
         ones do: spiders page and keep cursors by them (Mastodon ``min_id``, Weibo ``since_id``).
+        The platform's replay module shapes them (``native_id``); without one, the counter.
         """
         mapping: dict[str, str] = {}
         counters: dict[str, int] = {}
@@ -137,22 +138,8 @@ class Timeline:
                 continue
             platform = post.source
             counter = counters[platform] = counters.get(platform, 0) + 1
-            millis = int(post.created_at.timestamp() * 1000)
-            if platform == "mastodon":  # snowflake: milliseconds << 16 | sequence
-                native = str(millis << 16 | (counter & 0xFFFF))
-            elif platform == "bluesky":
-                tid = _tid(millis * 1000 + counter % 1000, self.rng)
-                native = f"at://{post.author.id}/app.bsky.feed.post/{tid}"
-            elif platform == "reddit":  # fullnames: t3_ submissions, t1_ comments
-                native = ("t1_" if post.parent_id else "t3_") + _base36(46_000_000 + counter * 7)
-            elif platform == "rss":
-                native = f"item-{counter:05d}"
-            elif platform == "weibo":
-                native = str(5012345678900000 + counter * 1000 + self.rng.randrange(1000))
-            else:
-                base = {"bilibili": 230000000000, "hackernews": 43000000, "appstore": 11000000000,
-                        "telegram": 1000}[platform]
-                native = str(base + counter * 13 + self.rng.randrange(13))
+            shape = hook(platform, "native_id")
+            native = shape(counter, post, self.rng) if shape is not None else str(counter)
             mapping[post.id] = f"{platform}:{native}"
         return mapping
 
@@ -175,12 +162,9 @@ class Timeline:
         likes = int(base)
         shares = int(base * self.rng.uniform(0.05, 0.4))
         replies = int(base * self.rng.uniform(0.05, 0.3))
-        if platform in ("appstore", "rss", "telegram"):
-            return Engagement(views=int(base * 40) if platform == "telegram" else None)
-        if platform in ("hackernews", "reddit"):
-            return Engagement(likes=max(1, likes), replies=replies)
-        if platform == "bilibili":
-            return Engagement(likes=likes, replies=replies)
+        shape = hook(platform, "engagement")  # what the platform counts (views only, no shares ...)
+        if shape is not None:
+            return shape(likes, shares, replies, base)
         return Engagement(likes=likes, shares=shares, replies=replies)
 
     # ---- posts ---------------------------------------------------------------------
@@ -227,36 +211,7 @@ class Timeline:
         return posts, labels
 
 
-def _base36(number: int) -> str:
-    digits = string.digits + string.ascii_lowercase
-    out = ""
-    while number:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-    return out or "0"
-
-
-def _tid(micros: int, rng: random.Random) -> str:
-    """A Bluesky record key: microseconds << 10 | clock id, in 13 sortable base32 characters."""
-    alphabet = "234567abcdefghijklmnopqrstuvwxyz"
-    value = micros << 10 | rng.randrange(1024)
-    out = ""
-    for _ in range(13):
-        value, rest = divmod(value, 32)
-        out = alphabet[rest] + out
-    return out
-
-
 def _default_url(platform: str, native: str, author: Author) -> str | None:
-    handle = author.handle or "user"
-    return {
-        "weibo": f"https://m.weibo.cn/detail/{native}",
-        "bilibili": None,
-        "mastodon": f"https://mastodon.example/@{handle}/{native}",
-        "bluesky": f"https://bsky.app/profile/{handle}/post/{native.rsplit('/', 1)[-1]}",
-        "hackernews": f"https://news.ycombinator.com/item?id={native}",
-        "reddit": None,
-        "appstore": None,
-        "rss": None,
-        "telegram": f"https://t.me/{handle}/{native}",
-    }[platform]
+    """The post's address as the platform's replay module writes it (None: it has none)."""
+    shape = hook(platform, "default_url")
+    return shape(native, author) if shape is not None else None

@@ -125,3 +125,34 @@ def test_configuration_reference_documents_every_key() -> None:
     missing = [path for path in _key_paths(Config) if path not in documented
                and task.sub("models.<task>.", path) not in documented]
     assert not missing, f"docs/configuration.md does not document: {', '.join(missing)}"
+
+
+def test_rule_params_and_default_thresholds_come_from_the_detector() -> None:
+    from crisiswatch.core.model import Level
+
+    config = parse_config("rules:\n"
+                          "  - {name: spread, detector: cross_platform, params: {min_sources: 4}}\n"
+                          "  - {name: volume, detector: volume_spike}\n"
+                          "  - {name: own, detector: volume_spike, thresholds: {blue: 2, red: 5}}\n")
+    spread, volume, own = config.rules
+    assert spread.detector_params().min_sources == 4 and volume.detector_params().windows == [1, 4]
+    # cross_platform scores a number of sources: its levels follow min_sources
+    assert spread.level_thresholds() == {Level.blue: 4, Level.yellow: 5, Level.orange: 6, Level.red: 7}
+    assert volume.level_thresholds() == {Level.blue: 4, Level.yellow: 6, Level.orange: 9, Level.red: 13}
+    assert own.level_thresholds() == {Level.blue: 2, Level.red: 5}
+
+
+def test_rule_errors_name_the_rule_detector_and_key() -> None:
+    text = ("rules:\n"
+            "  - name: spread\n"
+            "    detector: cross_platform\n"
+            "    params: {min_sources: 1}\n"
+            "  - name: gone\n"
+            "    detector: volume_peak\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "cw.yaml")
+    first, second = caught.value.problems
+    assert first.startswith("cw.yaml:2: rules[0]: rule 'spread' (cross_platform): params.min_sources: "
+                            "Input should be greater than or equal to 2")
+    assert second.startswith("cw.yaml:6: rules[1].detector: unknown detector 'volume_peak' (known: ")
+    assert "cross_platform" in second and "source_silence" in second

@@ -144,7 +144,7 @@ def test_crisiswatch_run_does_one_cycle_against_configured_sources(tmp_path, tin
     """`crisiswatch run` on a config whose sources are a replay server frozen mid-crisis."""
     from typer.testing import CliRunner
 
-    from crawlers.replay.server import ReplayServer
+    from scenarios.replay.server import ReplayServer
     from crisiswatch.app.cli import app
 
     scenario = scenarios.load("food_safety_zh")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alerts.detectors import Evaluation, RuleContext, collect_evidence, idle, post_snapshot
-from alerts.detectors.volume import scope_name
+from pydantic import Field
+
+from crisiswatch.core.extensions import DetectorSpec
+from crisiswatch.core.model import Level
+
+from alerts.detectors.base import (DetectorParams, Duration, Evaluation, RuleContext, collect_evidence, idle,
+                                   post_snapshot, scope_name)
 from alerts.severity import rule_level
 
 MIN_AGE = timedelta(minutes=15)
@@ -14,6 +19,17 @@ post collected minutes after publication would otherwise look extremely fast).""
 UNKNOWN_AGE = timedelta(minutes=1)
 """Posts whose collection time is (almost) their creation time - imports, replays of final
 counts - say nothing about how fast engagement grew: only their reach counts."""
+
+
+
+
+class InfluencerParams(DetectorParams):
+    min_followers: int = Field(default=100_000, ge=1)
+    """Reach at which one negative post is worth an alert."""
+    velocity_per_hour: float = Field(default=500.0, gt=0)
+    """Engagement (likes + shares + replies) per hour since posting that is worth an alert."""
+    negative_only: bool = True
+    min_history: Duration = "0s"
 
 
 def influencer(ctx: RuleContext) -> list[Evaluation]:
@@ -53,3 +69,10 @@ def influencer(ctx: RuleContext) -> list[Evaluation]:
         evaluation.evidence["influencer"] = {"post": best.id, "followers": best.reach,
                                              "engagement": best.engagement.total}
     return [evaluation]
+
+
+SPEC = DetectorSpec(
+    name="influencer", run=influencer, params=InfluencerParams,
+    # multiples of the reach / velocity threshold
+    thresholds={Level.blue: 1, Level.yellow: 3, Level.orange: 10, Level.red: 30},
+    family="reach", description="one negative post with a large reach or fast-growing engagement")

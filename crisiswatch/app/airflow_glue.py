@@ -1,11 +1,13 @@
-"""What the Airflow DAG files share: config lookup, Assets, pools, retries, notifications.
+"""What the Airflow DAG files share, and the only module of the project that imports Airflow.
 
-The DAG files in ``dags/`` stay thin: they declare schedules and call the packages. The
-decisions that must be the same in every DAG live here, so that a data engineer reads them
-once: where the config comes from, which Asset a step updates, which pool rate-limits a
-platform, how a task retries, and who hears about a task that failed for good.
+The DAG files in ``dags/`` stay thin: they declare schedules and call the pipeline steps
+through ``steps`` (``crisiswatch.app.steps``, the functions ``crisiswatch run`` calls) and
+``operations`` (source health, operations alerts), re-exported here so that a DAG file
+imports this one module. What is Airflow's own lives here, so that a data engineer reads it
+once: where the config comes from (Variable), secrets from Airflow connections, which Asset a
+step updates, which pool rate-limits a platform, how a task retries, and the failure callback
+(which tells operations through the same sender as incidents).
 
-Only DAG files and their tests import this module (it imports Airflow's task SDK).
 ``python -m crisiswatch.app.airflow_glue pools|login`` prepares an Airflow home (``make airflow``).
 """
 
@@ -14,19 +16,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import secrets
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset, Param
+from airflow.sdk import Asset, Connection, Param, Variable
 
-from crisiswatch.core.config import (DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig,
-                                load_config, parse_duration, resolve_secrets)
-from crisiswatch.core.store.base import Store
+from crisiswatch.app import operations, steps
+from crisiswatch.core.config import DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig, load_config
+from crisiswatch.core.schedule import parse_duration, schedule_value
+from crisiswatch.core.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,10 @@ ENRICHED_POSTS = Asset(name="crisiswatch_enriched_posts", uri="crisiswatch://pos
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 """Fixed and in the past: with ``catchup=False`` only the latest interval runs."""
 ENRICH_POOL = "crisiswatch_enrich"
-_DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhdw]\s*$")
+ELASTICSEARCH_CONNECTION = "crisiswatch_elasticsearch"
+
+# ``steps``, ``operations``, ``open_store``, ``Config``, ``SourceConfig`` and ``parse_duration`` are
+# imported above for the DAG files, which reach everything through this module.
 
 
 # ---- configuration -----------------------------------------------------------------------
@@ -55,8 +60,6 @@ def config_path() -> str | None:
 
 def _variable(key: str) -> str | None:
     try:
-        from airflow.sdk import Variable
-
         return Variable.get(key, default=None)
     except Exception as exc:  # no metadata database at hand (plain python, CLI): env only
         log.debug("Airflow Variable %s unavailable: %s", key, exc)
@@ -100,10 +103,9 @@ def export_connection_secrets(config: Config, environ: dict[str, str] | None = N
             env[name] = _masked(connection.password)
             filled.append(name)
     if "CRISISWATCH_ELASTICSEARCH_URL" not in env:
-        connection = _connection("crisiswatch_elasticsearch")
+        connection = _connection(ELASTICSEARCH_CONNECTION)
         if connection is not None and connection.host:
-            host = connection.host if "://" in connection.host else f"{connection.schema or 'https'}://{connection.host}"
-            env["CRISISWATCH_ELASTICSEARCH_URL"] = f"{host}:{connection.port}" if connection.port else host
+            env["CRISISWATCH_ELASTICSEARCH_URL"] = elasticsearch_url(connection)
             filled.append("CRISISWATCH_ELASTICSEARCH_URL")
             if connection.password and "CRISISWATCH_ELASTICSEARCH_API_KEY" not in env:
                 env["CRISISWATCH_ELASTICSEARCH_API_KEY"] = _masked(connection.password)
@@ -111,10 +113,16 @@ def export_connection_secrets(config: Config, environ: dict[str, str] | None = N
     return filled
 
 
-def _connection(conn_id: str) -> Any | None:
-    try:
-        from airflow.sdk import Connection
+def elasticsearch_url(connection: Any) -> str:
+    """The server URL of an Elasticsearch connection: ``host`` may be a full URL (as the
+    Elasticsearch provider's UI writes it) or a bare host with ``schema`` (default https) and port."""
+    host = connection.host if "://" in connection.host else f"{connection.schema or 'https'}://{connection.host}"
+    return f"{host}:{connection.port}" if connection.port else host
 
+
+def _connection(conn_id: str) -> Any | None:
+    """Airflow's own lookup (``Connection.get``): UI, secrets backend or ``AIRFLOW_CONN_*``."""
+    try:
         return Connection.get(conn_id)
     except Exception:  # not defined, or no Airflow context: the environment is the only source
         return None
@@ -133,7 +141,7 @@ def _masked(value: str) -> str:
 # ---- schedules, pools, retries ----------------------------------------------------------
 def schedule(expression: str) -> str | timedelta:
     """A config schedule for Airflow: ``15m`` becomes a timedelta, anything else is cron."""
-    return parse_duration(expression) if _DURATION.match(expression) else expression
+    return schedule_value(expression)
 
 
 def pool_name(platform: str) -> str:
@@ -169,61 +177,17 @@ def task_defaults(config: Config) -> dict[str, Any]:
     }
 
 
-# ---- notifications ----------------------------------------------------------------------
-def send(config: Config, channel_names: Iterable[str], title: str, body: str, body_format: str = "text",
-         attach: Iterable[str | Path] = ()) -> dict[str, bool]:
-    """Deliver one message to named channels through Apprise; returns channel -> delivered.
-
-    A channel whose secret is missing or whose endpoint refuses is logged (without its URL)
-    and reported False; the others still receive the message.
-    """
-    import apprise
-
-    channels = {channel.name: channel for channel in config.channels}
-    attachments = [str(path) for path in attach] or None
-    outcome: dict[str, bool] = {}
-    for name in channel_names:
-        channel = channels.get(name)
-        if channel is None or not channel.enabled:
-            log.warning("channel %s is not configured or disabled; message '%s' not sent there", name, title)
-            outcome[name] = False
-            continue
-        try:
-            url = resolve_secrets(channel.url)
-        except ConfigError as exc:
-            log.error("channel %s: %s", name, exc)
-            outcome[name] = False
-            continue
-        sender = apprise.Apprise()
-        if not sender.add(url):
-            log.error("channel %s: Apprise does not understand its URL", name)
-            outcome[name] = False
-            continue
-        outcome[name] = bool(sender.notify(title=title, body=body, body_format=body_format, attach=attachments))
-        if not outcome[name]:
-            log.error("channel %s: delivery of '%s' failed", name, title)
-    return outcome
-
-
+# ---- the failure callback ------------------------------------------------------------------
 def notify_operations(context: Mapping[str, Any]) -> None:
     """Task failure callback: tell the operations channels which task failed for good, why,
-    and where its log is. Never raises (a broken channel must not hide the task's own error)."""
+    and where its log is (``operations.task_failed``). Never raises: a broken channel must not
+    hide the task's own error."""
     try:
         ti = context["ti"]
-        config = task_config()
-        if not config.airflow.operations_channels:
-            log.warning("task %s.%s failed; no airflow.operations_channels configured", ti.dag_id, ti.task_id)
-            return
-        error = context.get("exception")
-        mapped = f" [batch {ti.map_index}]" if getattr(ti, "map_index", -1) >= 0 else ""
-        title = f"crisiswatch: {ti.dag_id}.{ti.task_id}{mapped} failed"
-        body = "\n".join([
-            f"DAG {ti.dag_id}, task {ti.task_id}{mapped}, run {ti.run_id}",
-            f"Attempt {ti.try_number} of {getattr(ti, 'max_tries', 0) + 1}: gave up.",
-            f"Error: {type(error).__name__}: {error}" if error else "Error: see the log",
-            f"Log: {_log_url(ti)}",
-        ])
-        send(config, config.airflow.operations_channels, title, body)
+        operations.task_failed(task_config(), ti.dag_id, ti.task_id, ti.run_id,
+                               map_index=getattr(ti, "map_index", -1), try_number=ti.try_number,
+                               max_tries=getattr(ti, "max_tries", 0), error=context.get("exception"),
+                               log_url=_log_url(ti))
     except Exception:  # noqa: BLE001 - a callback must never mask the failure it reports
         log.exception("could not notify the operations channels")
 
@@ -262,60 +226,6 @@ def run_time(context: Mapping[str, Any]) -> datetime:
     dag_run = context.get("dag_run")
     moment = context.get("data_interval_end") or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
     return parse_time(moment)
-
-
-def apply_duplicate_groups(store: Store, groups: Mapping[str, str]) -> int:
-    """Give earlier posts the near-duplicate group that a later batch found them in (the
-    NLP step reports them; the CLI's ``enrich_store`` applies them the same way)."""
-    existing = store.get_enrichments(list(groups))
-    changed = [enrichment.model_copy(update={"duplicate_group": groups[post_id]})
-               for post_id, enrichment in existing.items() if enrichment.duplicate_group != groups[post_id]]
-    return store.update_enrichments(changed).written if changed else 0
-
-
-def expected_interval(source: SourceConfig) -> timedelta:
-    """How long a healthy source may go without a crawl: ``expected_interval`` or three times
-    its schedule's period."""
-    if source.expected_interval:
-        return parse_duration(source.expected_interval)
-    every = schedule(source.schedule)
-    if isinstance(every, timedelta):
-        return 3 * every
-    from croniter import croniter
-
-    runs = croniter(every, START_DATE)
-    first = runs.get_next(datetime)
-    return 3 * (runs.get_next(datetime) - first)
-
-
-def source_health(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
-    """One row per enabled source: its last crawl, the newest post seen, and a status:
-    ``ok``, ``failing`` (the last crawls failed), ``stale`` (no crawl for longer than expected)
-    or ``never crawled``."""
-    rows = []
-    for source in config.sources:
-        if not source.enabled:
-            continue
-        history = store.crawl_history(source.name, limit=10)
-        allowed = expected_interval(source)
-        failures = next((k for k, crawl in enumerate(history) if crawl.status != "failed"), len(history))
-        newest = max((crawl.newest_post_at for crawl in history if crawl.newest_post_at), default=None)
-        row: dict[str, Any] = {
-            "source": source.name, "platform": source.platform, "status": "ok",
-            "last_crawl_at": history[0].finished_at.isoformat() if history else None,
-            "last_items": history[0].items if history else None,
-            "failed_in_a_row": failures, "newest_post_at": newest.isoformat() if newest else None,
-            "detail": history[0].message if history else "",
-        }
-        if not history:
-            row["status"] = "never crawled"
-        elif failures:
-            row["status"] = "failing"
-        elif now - history[0].finished_at > allowed:
-            row["status"] = "stale"
-            row["detail"] = f"no crawl for {now - history[0].finished_at} (allowed: {allowed})"
-        rows.append(row)
-    return rows
 
 
 # ---- preparing an Airflow home (make airflow) ---------------------------------------------

@@ -212,7 +212,7 @@ def respond(store, config: Config, now: datetime, who: str) -> list[str]:
     it stops reminders and escalation and starts the response clock of the reports.
     """
     try:
-        from alerts import silences
+        from alerts import muting as silences
         from alerts.incidents import IncidentBook, Lifecycle
         from alerts.notify import deliver_pending
     except ImportError as exc:
@@ -246,7 +246,7 @@ def run_demo(options: DemoOptions, on_step: Callable[[int, int, pipeline.CycleRe
              on_phase: Callable[[str], None] | None = None) -> DemoResult:
     """Replay ``options.scenario`` through crawl -> enrich -> alerts -> reports; see the module docstring."""
     import scenarios
-    from crawlers.replay.server import ReplayServer
+    from scenarios.replay.server import ReplayServer
 
     began = time.monotonic()
     say = on_phase or (lambda message: None)
@@ -285,7 +285,7 @@ def run_demo(options: DemoOptions, on_step: Callable[[int, int, pipeline.CycleRe
             start = min(scenario.onset - timedelta(hours=24), end - timedelta(hours=24))
             result.reports = pipeline.write_reports(store, config, start, end, data_dir / "reports",
                                                     result.incidents)
-            result.briefing_sent = pipeline.send_briefing(config, result.reports.briefing, start, end)
+            result.briefing_sent = pipeline.send_briefing(config, result.reports.briefing, start, end, store=store)
             result.posts = store.count_posts()
             result.enriched = sum(step.enriched for step in result.steps)
         time.sleep(0.2)  # let the receiver finish writing the last message

@@ -1,7 +1,9 @@
-"""The pipeline as plain steps: crawl -> enrich -> evaluate alerts (and deliver) -> reports.
+"""The pipeline as plain steps: crawl -> enrich -> evaluate alerts (and deliver) -> reports,
+and the maintenance that keeps it going.
 
 ``crisiswatch run``, ``crisiswatch demo`` and the Airflow DAGs call these functions, so a
-step behaves the same wherever it runs. Each step reports what it did and what failed
+step behaves the same wherever it runs: a DAG task only adds what Airflow owns (params,
+Assets, pools, retries). Nothing here imports Airflow. Each step reports what it did and what failed
 instead of raising, so one broken source or a missing component never hides the others'
 work: a cycle always ends with whatever could be collected, enriched and evaluated.
 The components (``crawlers``, ``nlp``, ``alerts``) are imported inside the steps: they are
@@ -20,7 +22,7 @@ from typing import Any
 
 from crisiswatch.core.config import Config
 from crisiswatch.core.model import CrawlHealth, Incident, as_utc, utc_now
-from crisiswatch.core.store.base import Store
+from crisiswatch.core.store.base import PostFilter, Store, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,20 @@ def missing_component(name: str, exc: ImportError) -> str:
 
 
 # ---- steps -------------------------------------------------------------------------------
+def crawl_source(name: str, config_path: str | Path | None, settings: dict[str, Any] | None = None,
+                 timeout_s: float | None = None) -> CrawlHealth:
+    """Crawl one source (``python -m scrapy crawl`` in a subprocess) and record its health."""
+    from crawlers.run import crawl_source as run_spider
+
+    return run_spider(name, config_path=str(config_path) if config_path else None, settings=settings or None,
+                      timeout_s=timeout_s)
+
+
 def crawl(config: Config, config_path: str | Path, sources: Iterable[str] | None = None, parallel: int = 2,
           timeout_s: float | None = None) -> tuple[list[CrawlHealth], list[str]]:
     """Crawl the enabled sources (``python -m scrapy crawl`` subprocesses, ``parallel`` at a time)."""
     try:
-        from crawlers.run import crawl_source
+        import crawlers.run  # noqa: F401 - present? (crawl_source imports it per source)
     except ImportError as exc:
         return [], [missing_component("crawlers.run (the crawlers)", exc)]
     names = list(sources) if sources is not None else [s.name for s in config.sources if s.enabled]
@@ -74,7 +85,7 @@ def crawl(config: Config, config_path: str | Path, sources: Iterable[str] | None
 
     def one(name: str) -> CrawlHealth | str:
         try:
-            return crawl_source(name, config_path=str(config_path), timeout_s=timeout_s)
+            return crawl_source(name, config_path, timeout_s=timeout_s)
         except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
             log.debug("crawl of %s failed", name, exc_info=True)
             return f"crawl {name}: {type(exc).__name__}: {exc}"
@@ -90,7 +101,7 @@ def crawl(config: Config, config_path: str | Path, sources: Iterable[str] | None
 def enrich(store: Store, config: Config, progress: Callable[[int], None] | None = None) -> tuple[int, list[str]]:
     """Enrich every post that has no enrichment yet (the models load once per process)."""
     try:
-        import nlp
+        from nlp.enrich import enrich_store
     except ImportError as exc:
         return 0, [missing_component("nlp (enrichment)", exc)]
     done = 0
@@ -102,11 +113,44 @@ def enrich(store: Store, config: Config, progress: Callable[[int], None] | None 
             progress(batch)
 
     try:
-        nlp.enrich_store(store, config, progress=count)
+        enrich_store(store, config, progress=count)
     except Exception as exc:  # noqa: BLE001 - the alert step still runs on what is enriched
         log.debug("enrichment failed", exc_info=True)
         return done, [f"enrich: {type(exc).__name__}: {exc}"]
     return done, []
+
+
+def plan_enrichment(store: Store, batch_size: int, max_batches: int, since: datetime | None = None,
+                    until: datetime | None = None, sources: Iterable[str] | None = None) -> list[list[str]]:
+    """Ids of posts to enrich, in at most ``max_batches`` batches (the rest waits for the next
+    run). With ``since``/``until`` the posts created in that range are enriched again (after a
+    model change, say): their enrichments are cleared first."""
+    scope = PostFilter(since=since, until=until, sources=tuple(sources) if sources else None)
+    if since or until:
+        cleared = store.clear_enrichments(scope)
+        log.info("cleared %d enrichments between %s and %s to enrich them again", cleared, since, until)
+    batches: list[list[str]] = []
+    planned: set[str] = set()
+    for posts in store.unenriched_batches(batch_size=batch_size, filter=scope):
+        ids = [post.id for post in posts if post.id not in planned]
+        if not ids:  # the store hands the same posts again until they are enriched
+            break
+        planned.update(ids)
+        batches.append(ids)
+        if len(batches) >= max_batches:
+            break
+    return batches
+
+
+def enrich_batch(store: Store, config: Config, post_ids: Iterable[str]) -> WriteResult:
+    """Enrich the posts ``post_ids`` that are not enriched yet (a retry, or a concurrent run,
+    may have done some meanwhile) with the one batch step of ``nlp``."""
+    from nlp.enrich import enrich_batch as enrich_and_store
+
+    ids = list(post_ids)
+    done = store.get_enrichments(ids)
+    posts = [post for post in store.get_posts(ids) if post.id not in done]
+    return enrich_and_store(store, posts, config) if posts else WriteResult()
 
 
 def evaluate(store: Store, config: Config, now: datetime | None = None) -> tuple[Any | None, list[str]]:
@@ -121,6 +165,33 @@ def evaluate(store: Store, config: Config, now: datetime | None = None) -> tuple
         log.debug("alert evaluation failed", exc_info=True)
         return None, [f"alerts: {type(exc).__name__}: {exc}"]
     return report, list(report.errors)
+
+
+def deliver(store: Store, config: Config, now: datetime | None = None) -> int:
+    """Send the incident notifications still due (queued, or failed and past their backoff)."""
+    from alerts.notify import deliver_pending
+
+    return deliver_pending(store, config, now=now)
+
+
+def retention(store: Store, config: Config, at: datetime, dry_run: bool = False) -> tuple[int, datetime]:
+    """Delete posts created more than ``store.retention`` before ``at`` (or count them, dry);
+    returns (posts, cutoff). Counted from a fixed ``at``, a rerun deletes the same, empty range."""
+    from crisiswatch.core.config import parse_duration
+
+    cutoff = as_utc(at) - parse_duration(config.store.retention)
+    expired = PostFilter(until=cutoff)
+    return (store.count_posts(expired) if dry_run else store.delete_posts(expired)), cutoff
+
+
+def refresh_topics(store: Store, config: Config) -> dict[str, Any]:
+    """Refit the topic model on recent posts so new stories get their own topics ({} when off)."""
+    if not config.models.topics:
+        return {}
+    from nlp.topics import refresh
+
+    result = refresh(store, config)
+    return result if isinstance(result, dict) else {"result": str(result)}
 
 
 def run_cycle(store: Store, config: Config, config_path: str | Path, now: datetime | None = None,
@@ -148,16 +219,40 @@ def write_reports(store: Store, config: Config, start: datetime, end: datetime, 
     return Reports(briefing=write_briefing(store, config, start, end, out_dir), incidents=paths)
 
 
+def write_briefing(store: Store, config: Config, start: datetime, end: datetime, out_dir: str | Path) -> Path:
+    """The situation briefing for ``start`` .. ``end`` as one HTML file in ``out_dir``."""
+    from crisiswatch.reports.briefing import write_briefing as write
+
+    return write(store, config, start, end, out_dir)
+
+
 def send_briefing(config: Config, path: Path, start: datetime, end: datetime,
-                  channels: Iterable[str] | None = None) -> dict[str, bool]:
-    """Send the briefing (HTML body, the file attached) to ``airflow.briefing_channels``."""
+                  channels: Iterable[str] | None = None, *, store: Store | None = None, resend: bool = False,
+                  title: str | None = None) -> dict[str, bool]:
+    """Send the briefing (HTML body, the file attached) to ``airflow.briefing_channels``;
+    channel -> delivered.
+
+    It goes through the incidents' sender (outbox, masking, idempotency key, retries). The key
+    is the period, so a channel that already received this period's briefing is not sent it
+    again (a rerun, a retried task, the command run twice) unless ``resend``. Without a
+    ``store`` the configured one is opened to look that up.
+    """
     names = list(channels) if channels is not None else list(config.airflow.briefing_channels)
     if not names:
         return {}
-    from crisiswatch.app.airflow_glue import send
+    from alerts.notify import send_message
+    from alerts.render import Message
 
-    title = f"crisiswatch briefing {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
-    return send(config, names, title, path.read_text(encoding="utf-8"), body_format="html", attach=[path])
+    start, end = as_utc(start), as_utc(end)
+    message = Message(title=title or f"crisiswatch briefing {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC",
+                      body=path.read_text(encoding="utf-8"), format="html", attachments=[str(path)])
+    key = f"briefing:{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
+    if store is not None:
+        return send_message(config, names, message, key, kind="briefing", store=store, resend=resend)
+    from crisiswatch.core.store import open_store
+
+    with open_store(config) as opened:
+        return send_message(config, names, message, key, kind="briefing", store=opened, resend=resend)
 
 
 def reports_period(end: datetime, hours: float = 24) -> tuple[datetime, datetime]:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from crisiswatch.core import registry
 from crisiswatch.core.model import Level
 from crisiswatch.core.schedule import check_schedule, longest_gap, parse_duration
 
@@ -150,17 +152,49 @@ class Watchlist(_Section):
 
 
 # ---- sources -------------------------------------------------------------------------
-Platform = Literal["mastodon", "bluesky", "hackernews", "rss", "reddit", "telegram", "appstore", "weibo", "bilibili"]
+def _platform_spec(name: str) -> Any:
+    """The registered platform ``name`` (``crisiswatch.platforms`` entry points), or a clear error."""
+    try:
+        return registry.get("platforms", name)
+    except registry.ExtensionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _validate_targets(platform: str, targets: dict[str, Any]) -> dict[str, Any]:
+    """A source's ``targets`` checked by its platform's targets model.
+
+    Raises a ``ValidationError`` whose locations are the keys inside ``targets`` (pydantic
+    prefixes the source's path), so a misspelt key is reported at its own line. Keys the
+    model does not declare are errors even if the model itself would ignore them.
+    """
+    model = _platform_spec(platform).targets
+    known = list(model.model_fields)
+    problems: list[dict[str, Any]] = [
+        {"type": PydanticCustomError("unknown_target", "not a target of the {platform} platform (it takes: {known})",
+                                     {"platform": platform, "known": ", ".join(known) or "none"}),
+         "loc": (key,), "input": value}
+        for key, value in targets.items() if key not in model.model_fields]
+    try:
+        validated = model.model_validate({k: v for k, v in targets.items() if k in model.model_fields})
+    except ValidationError as exc:
+        problems += [{"type": PydanticCustomError(error["type"], error["msg"]), "loc": error["loc"],
+                      "input": error.get("input")} for error in exc.errors()]
+    if problems:
+        raise ValidationError.from_exception_data(f"{platform} targets", problems)
+    return validated.model_dump(exclude_unset=True)
 
 
 class SourceConfig(_Section):
     name: str
     """Unique name; also the prefix of post ids and the crawl DAG id."""
-    platform: Platform
+    platform: str
+    """A registered platform (``crisiswatch.platforms`` entry points): mastodon, bluesky, hackernews,
+    rss, reddit, telegram, appstore, weibo, bilibili, or one that another package adds."""
     base_url: str | None = None
     """Platform endpoint; point it at the replay server for tests and demos. None = the real one."""
-    targets: dict[str, list[str]] = Field(default_factory=dict)
-    """What to collect, per platform: hashtags, instances, accounts, channels, apps, keywords, feeds."""
+    targets: dict[str, Any] = Field(default_factory=dict)
+    """What to collect; the keys are the platform's (hashtags, instances, accounts, channels, apps,
+    keywords, feeds ...), checked by its targets model."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Platform-specific options (country, sort order, page size ...)."""
     schedule: str = "*/10 * * * *"
@@ -186,6 +220,18 @@ class SourceConfig(_Section):
                 raise ValueError(f"credential '{key}' must be a ${{CRISISWATCH_...}} placeholder, not a literal")
         return value
 
+    @field_validator("platform")
+    @classmethod
+    def _registered_platform(cls, value: str) -> str:
+        _platform_spec(value)
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_of_the_platform(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        platform = info.data.get("platform")
+        return value if platform is None else _validate_targets(platform, value)  # None: platform already failed
+
     @field_validator("name")
     @classmethod
     def _simple_name(cls, value: str) -> str:
@@ -206,8 +252,14 @@ class SourceConfig(_Section):
 
 
 # ---- rules ---------------------------------------------------------------------------
-Detector = Literal["volume_spike", "negative_share", "keyword_burst", "influencer", "emerging_topic",
-                   "cross_platform", "source_silence"]
+def _detector_spec(name: str) -> Any:
+    """The registered detector ``name`` (``crisiswatch.detectors`` entry points), or a clear
+    error listing the known ones. The detector's module lives in a component; the registry
+    loads it by entry point, so the core never imports it."""
+    try:
+        return registry.get("detectors", name)
+    except registry.ExtensionError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class RuleFilter(_Section):
@@ -223,7 +275,9 @@ class RuleFilter(_Section):
 
 class RuleConfig(_Section):
     name: str
-    detector: Detector
+    detector: str
+    """A registered detector: volume_spike, negative_share, keyword_burst, influencer,
+    emerging_topic, cross_platform, source_silence, or one a package adds."""
     filter: RuleFilter = Field(default_factory=RuleFilter)
     per_watchlist: bool = True
     """Evaluate once per watchlist (incidents are per watchlist) rather than once overall."""
@@ -237,11 +291,17 @@ class RuleConfig(_Section):
     thresholds: dict[Level, float] = Field(default_factory=dict)
     """Score needed for each level (e.g. robust z-score for volume_spike)."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Detector-specific parameters (see ``DETECTOR_PARAMS``)."""
+    """Detector-specific parameters, checked by the detector's own params model."""
     enabled: bool = True
 
     _durations = field_validator("bucket", "window", "baseline")(
         lambda v: v if v is None else _check_duration(v))
+
+    @field_validator("detector")
+    @classmethod
+    def _registered_detector(cls, value: str) -> str:
+        _detector_spec(value)
+        return value
 
     @model_validator(mode="after")
     def _detector_settings(self) -> "RuleConfig":
@@ -269,124 +329,23 @@ class RuleConfig(_Section):
             raise ValueError("; ".join(f"rule '{self.name}' ({self.detector}): {p}" for p in problems))
         return self
 
-    def detector_params(self) -> "_Section":
+    def spec(self) -> Any:
+        """The detector's ``DetectorSpec`` (function, params model, thresholds, family, scope)."""
+        return _detector_spec(self.detector)
+
+    def detector_params(self) -> BaseModel:
         """``params`` validated by the detector's own parameter model."""
-        return DETECTOR_PARAMS[self.detector].model_validate(self.params)
+        return self.spec().params.model_validate(self.params)
 
     def level_thresholds(self) -> dict[Level, float]:
-        """The thresholds, or the detector's defaults when the rule gives none."""
+        """The thresholds, or the detector's defaults (a function of its params) when the rule gives none."""
         if self.thresholds:
             return dict(self.thresholds)
-        if self.detector == "cross_platform":
-            k = self.detector_params().min_sources  # type: ignore[attr-defined]
-            return {Level.blue: k, Level.yellow: k + 1, Level.orange: k + 2, Level.red: k + 3}
-        return dict(DEFAULT_THRESHOLDS[self.detector])
+        return self.spec().default_thresholds(self.detector_params())
 
     def window_td(self) -> timedelta:
         """Look-back window of window-based detectors: ``window``, else one bucket."""
         return parse_duration(self.window) if self.window else parse_duration(self.bucket)
-
-
-class _DetectorParams(_Section):
-    settle: Duration = "2h"
-    """Recent buckets are re-read every cycle for this long (late-collected posts and late
-    enrichment still count); older bucket counts are cached in the store state."""
-    min_history: Duration = "1d"
-    """Below this much history before the evaluated bucket the rule stays silent (no baseline)."""
-
-    _durations = field_validator("settle", "min_history")(_check_duration)
-
-
-class VolumeSpikeParams(_DetectorParams):
-    min_ratio: float = Field(default=1.5, gt=1.0)
-    """Observed count must also be at least this multiple of the expected count."""
-    windows: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
-    """Spans (in buckets) tested at once: 1 catches sudden spikes, longer spans slow builds."""
-
-    @field_validator("windows")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if any(v < 1 for v in value):
-            raise ValueError("window spans are numbers of buckets, at least 1")
-        return value
-
-
-class NegativeShareParams(_DetectorParams):
-    part: RuleFilter = Field(default_factory=lambda: RuleFilter(sentiments=["negative"]))
-    """The posts whose share is watched, within the rule's filter (default: negative ones)."""
-    min_increase: float = Field(default=0.10, gt=0, lt=1)
-    """The share must rise by at least this much (absolute, 0.10 = ten points) over normal."""
-
-
-class KeywordBurstParams(_DetectorParams):
-    terms: list[str] = Field(default_factory=list)
-    """Extra crisis terms for this rule, added to the top-level ``crisis_lexicon``."""
-    negative_only: bool = True
-    """Count only posts the sentiment model called negative."""
-    min_history: Duration = "0s"
-
-
-class InfluencerParams(_DetectorParams):
-    min_followers: int = Field(default=100_000, ge=1)
-    """Reach at which one negative post is worth an alert."""
-    velocity_per_hour: float = Field(default=500.0, gt=0)
-    """Engagement (likes + shares + replies) per hour since posting that is worth an alert."""
-    negative_only: bool = True
-    min_history: Duration = "0s"
-
-
-class EmergingTopicParams(_DetectorParams):
-    growth: float = Field(default=3.0, gt=1.0)
-    """A known topic must grow at least this much over its usual rate; a new one just needs min_count."""
-    negative_only: bool = True
-
-
-class CrossPlatformParams(_DetectorParams):
-    min_sources: int = Field(default=3, ge=2)
-    """The same keyword or topic must appear on at least this many sources within the window."""
-    min_per_source: int = Field(default=1, ge=1)
-    """Posts needed on a source for it to count."""
-    terms: list[str] = Field(default_factory=list)
-    """Extra keywords to follow, added to the crisis lexicon."""
-    topics: bool = True
-    """Also follow topic clusters (needs enrichment with topics)."""
-    negative_only: bool = True
-    min_history: Duration = "0s"
-
-
-class SourceSilenceParams(_DetectorParams):
-    sources: list[str] | None = None
-    """Sources to watch (names as in post ids); None = every configured, enabled source."""
-    expected_interval: Duration | None = None
-    """Longest normal gap for sources that do not set ``expected_interval`` themselves."""
-    min_history: Duration = "0s"
-
-    _interval = field_validator("expected_interval")(lambda v: v if v is None else _check_duration(v))
-
-
-DETECTOR_PARAMS: dict[str, type[_DetectorParams]] = {
-    "volume_spike": VolumeSpikeParams,
-    "negative_share": NegativeShareParams,
-    "keyword_burst": KeywordBurstParams,
-    "influencer": InfluencerParams,
-    "emerging_topic": EmergingTopicParams,
-    "cross_platform": CrossPlatformParams,
-    "source_silence": SourceSilenceParams,
-}
-
-DEFAULT_THRESHOLDS: dict[str, dict[Level, float]] = {
-    # robust z-scores (deviations from the seasonal baseline in robust standard deviations);
-    # blue starts at 4, not 3: a rule tests ~100 buckets a day per watchlist, and at 3 the
-    # noise alone would open an incident every few days (bench/detection_quality.py)
-    "volume_spike": {Level.blue: 4, Level.yellow: 6, Level.orange: 9, Level.red: 13},
-    "negative_share": {Level.blue: 4, Level.yellow: 6, Level.orange: 9, Level.red: 13},
-    "keyword_burst": {Level.blue: 4, Level.yellow: 6, Level.orange: 9, Level.red: 13},
-    "emerging_topic": {Level.blue: 4, Level.yellow: 6, Level.orange: 9, Level.red: 13},
-    # multiples of the reach / velocity threshold
-    "influencer": {Level.blue: 1, Level.yellow: 3, Level.orange: 10, Level.red: 30},
-    # gap as a multiple of the expected interval
-    "source_silence": {Level.blue: 1, Level.yellow: 2, Level.orange: 4, Level.red: 8},
-}
 
 
 # ---- channels and routing --------------------------------------------------------------
@@ -395,9 +354,25 @@ class ChannelConfig(_Section):
     url: str
     """An Apprise URL (mailto://, slack://, msteams://, wecombot://, dingtalk://, feishu://,
     tgram://, json://, ...) whose secrets are ${CRISISWATCH_...} placeholders."""
-    format: Literal["text", "markdown", "html"] = "markdown"
+    format: str = "markdown"
+    """A registered message format (``crisiswatch.formats`` entry points): text, markdown, html,
+    or one a package adds."""
     max_attempts: int = Field(default=5, ge=1)
+    timeout: Duration | None = None
+    """How long to wait for the channel to connect and to answer (Apprise's ``cto``/``rto``);
+    None = Apprise's own default of a few seconds."""
     enabled: bool = True
+
+    _timeout = field_validator("timeout")(lambda v: v if v is None else _check_duration(v))
+
+    @field_validator("format")
+    @classmethod
+    def _registered_format(cls, value: str) -> str:
+        """Checked here, so a misspelt format is a config error, not a failed delivery at 3 a.m."""
+        known = registry.names("formats")
+        if value not in known:
+            raise ValueError(f"unknown message format '{value}' (known: {', '.join(known) or 'none installed'})")
+        return value
 
 
 class EscalationStep(_Section):

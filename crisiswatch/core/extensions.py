@@ -80,13 +80,25 @@ class PlatformSpec:
         return load_reference(self.replay)
 
 
+BODY_FORMATS = ("text", "markdown", "html")
+"""What Apprise can be told a body is."""
+
+
 @dataclass(frozen=True)
 class MessageFormat:
     """How a notification's body is written: ``format: <name>`` of a channel."""
 
     name: str
-    render: Callable[..., str]
-    """Writes the body of a message (alerts.formats says what it is given)."""
+    render: Callable[[Any], str]
+    """``MessageContent -> body``: given what the message says (``alerts.formats.MessageContent``:
+    title, headline, numbers, posts, terms, links, footer with the idempotency reference),
+    returns the body, with user text escaped for its own markup."""
     body_format: str = "text"
     """What Apprise is told the body is: ``text``, ``markdown`` or ``html``."""
     options: dict[str, Any] = field(default_factory=dict)
+    """Format-specific switches; ``attach_chart: true`` sends the evidence chart along (e-mail)."""
+
+    def __post_init__(self) -> None:
+        if self.body_format not in BODY_FORMATS:
+            raise ValueError(f"message format '{self.name}': body_format '{self.body_format}' is not one of "
+                             f"{', '.join(BODY_FORMATS)}")

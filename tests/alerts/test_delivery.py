@@ -233,3 +233,113 @@ def test_messages_link_to_kibana_discover_when_configured(tmp_path):
                                   "window": [ONSET.isoformat(), (ONSET + timedelta(hours=1)).isoformat()]})
     body = render(config, incident, IncidentEvent(at=ONSET, kind="fired", message="spike"), "html", "k").body
     assert 'href="http://kibana.example:5601/app/discover#/' in body and "acme" in body
+
+
+# ---- one sender for briefings and operations alerts too -------------------------------------
+def test_briefings_and_operations_alerts_leave_through_the_incident_sender(world, tmp_path, webhook, smtp,
+                                                                          monkeypatch, caplog):
+    """Outbox, masking and the idempotency key, as for incidents; a briefing sent twice for the
+    same period reaches each channel once (unless resent)."""
+    from crisiswatch.app import operations, steps
+
+    token = "tok-ops-5150-secret"
+    monkeypatch.setenv("CRISISWATCH_TEST_OPS_TOKEN", token)
+    config = world_config(str(tmp_path), f"""channels:
+  - {{name: ops, url: "{webhook.url('/ops/${CRISISWATCH_TEST_OPS_TOKEN}')}", format: text}}
+  - {{name: mail, url: "{smtp.url()}", format: html}}""", extra="airflow: {operations_channels: [ops], "
+                                                              "briefing_channels: [mail, ops]}")
+    error = ConnectionError(f"POST https://hooks.example/{token} refused")
+    assert operations.task_failed(config, "alerts", "evaluate", "manual__1", error=error) == {"ops": True}
+
+    [alert] = webhook.received
+    assert alert.path == f"/ops/{token}"  # the secret reaches the channel, and only the channel
+    assert alert.body["title"] == "crisiswatch: alerts.evaluate failed"
+    assert token not in alert.body["message"] and "hooks.example/***" in alert.body["message"]
+    key = "operations:task-failed:alerts.evaluate.-1:manual__1:ops"
+    assert alert.headers["x-crisiswatch-idempotency-key"] == key and f"ref {key}" in alert.body["message"]
+    outbox = json.loads((tmp_path / "outbox" / (key.replace(":", "_") + ".json")).read_text(encoding="utf-8"))
+    assert (outbox["event"], outbox["channel"], outbox["title"]) == ("operations", "ops", alert.body["title"])
+    assert token not in json.dumps(outbox)
+
+    briefing = tmp_path / "briefing.html"
+    briefing.write_text("<html><body><h1>acme: 42 posts</h1></body></html>", encoding="utf-8")
+    start, end = ONSET, ONSET + timedelta(days=1)
+    assert steps.send_briefing(config, briefing, start, end, store=world) == {"mail": True, "ops": True}
+    assert steps.send_briefing(config, briefing, start, end, store=world) == {"mail": True, "ops": True}
+    smtp_deadline = time.time() + 10
+    while len(smtp.messages) < 1 and time.time() < smtp_deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a second e-mail, if any, would have arrived by now
+    assert len(smtp.messages) == 1 and len(webhook.received) == 2  # the second call sent nothing
+    mail = smtp.messages[0]
+    briefing_key = f"briefing:{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
+    assert mail["X-Crisiswatch-Idempotency-Key"] == f"{briefing_key}:mail"
+    assert [p.get_filename() for p in mail.walk() if p.get_filename()] == ["briefing.html"]
+    assert webhook.received[1].headers["x-crisiswatch-idempotency-key"] == f"{briefing_key}:ops"
+    assert {p.name for p in (tmp_path / "outbox").iterdir()} >= {
+        f"{briefing_key}:mail.json".replace(":", "_"), f"{briefing_key}:ops.json".replace(":", "_")}
+
+    steps.send_briefing(config, briefing, start, end, channels=["ops"], store=world, resend=True)
+    assert len(webhook.received) == 3  # asked for explicitly
+    assert token not in caplog.text
+
+
+def test_a_standalone_message_is_retried_at_once_and_then_reported_undelivered(world, tmp_path):
+    from crisiswatch.app import operations
+
+    receiver = WebhookReceiver(mode="error")
+    try:
+        config = world_config(str(tmp_path), f"""channels:
+  - {{name: ops, url: "{receiver.url('/ops')}", format: text, max_attempts: 2, timeout: 5s}}""",
+                              extra="airflow: {operations_channels: [ops]}")
+        outcome = operations.alert_operations(config, "crisiswatch: test", "body", "operations:test")
+    finally:
+        receiver.stop()
+    assert outcome == {"ops": False}
+    assert len(receiver.attempts) == 2  # the channel's max_attempts, no more
+    assert (tmp_path / "outbox" / "operations_test_ops.json").exists()  # kept locally even so
+
+
+# ---- message formats are extensions -------------------------------------------------------
+TOY_FORMAT = '''
+from crisiswatch.core.extensions import MessageFormat
+
+
+def render(content):
+    return "TOY FORMAT|" + content.headline + "|" + content.footer
+
+
+SHOUT = MessageFormat(name="shout", render=render, body_format="text")
+'''
+
+
+def test_a_format_from_another_package_is_used_by_a_channel(world, tmp_path, webhook, monkeypatch):
+    from crisiswatch.core import registry
+    from crisiswatch.core.config import ConfigError
+    from tests.extension_package import make_package
+
+    channel = f"""channels:
+  - {{name: hook, url: "{webhook.url()}", format: shout}}"""
+    routes = """routes:
+  - {name: all, channels: [hook]}"""
+    try:
+        world_config(str(tmp_path), channel, routes)
+        raise AssertionError("an unknown format must be a config error")
+    except ConfigError as exc:
+        assert "unknown message format 'shout' (known: html, markdown, text)" in str(exc)
+
+    package = make_package(tmp_path / "toy", "toy-formats", {"toy_formats.shout": TOY_FORMAT},
+                           {"crisiswatch.formats": {"shout": "toy_formats.shout:SHOUT"}})
+    monkeypatch.syspath_prepend(str(package))
+    registry.forget()
+    try:
+        config = world_config(str(tmp_path), channel, routes)
+        report = evaluate_cycle(world, config, AT)
+        assert report.delivered == 1
+    finally:
+        registry.forget()
+    [message] = webhook.received
+    incident = world.list_incidents()[0]
+    assert message.body["message"].startswith("TOY FORMAT|")
+    assert message.body["message"].endswith(f"ref {incident.id}:0:hook")
+    assert message.headers["x-crisiswatch-idempotency-key"] == f"{incident.id}:0:hook"

@@ -9,7 +9,7 @@ import pytest
 from crisiswatch.core.model import IncidentState, Level
 from crisiswatch.core.store.sqlite import SqliteStore
 
-from alerts import silences
+from alerts import muting
 from alerts.engine import evaluate_cycle
 from alerts.incidents import IncidentBook, IncidentError, Lifecycle
 from tests.alerts.helpers import ONSET, world_config
@@ -57,7 +57,7 @@ def test_a_crisis_is_one_incident_that_rises_falls_and_resolves_itself(world, tm
 
 
 def _evaluation(rule: str, score: float, at, level):  # noqa: ANN001, ANN202
-    from alerts.detectors import Evaluation
+    from alerts.detectors.base import Evaluation
 
     return Evaluation(rule=rule, detector="volume_spike", watchlist="acme", bucket_end=at, observed=score * 10,
                       baseline=10.0, spread=3.0, score=score, level=level, title=f"{rule} at {score}")
@@ -136,7 +136,7 @@ def test_escalation_reaches_the_next_contact_when_nobody_acknowledges(world, tmp
 def test_a_silence_holds_notifications_but_not_the_incident(world, tmp_path, webhook):
     channels, route = routes(webhook)
     config = world_config(str(tmp_path), channels, route)
-    silences.add(world, silences.Silence(watchlist="acme", start=ONSET - timedelta(hours=1),
+    muting.add(world, muting.Silence(watchlist="acme", start=ONSET - timedelta(hours=1),
                                          end=ONSET + timedelta(hours=1), reason="planned product launch",
                                          created_by="lee", created_at=ONSET - timedelta(hours=2)),
                  now=ONSET - timedelta(hours=2))

@@ -9,11 +9,19 @@ import scrapy
 import yaml
 from scrapy.http import HtmlResponse, TextResponse, XmlResponse
 
-from crawlers.replay.synthetic import WATCHLISTS
-from crawlers.spiders.base import Walk
+from crawlers.base_spider import Walk
 from crisiswatch.core.model import Post
+from scenarios.replay.synthetic import WATCHLISTS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "crawlers" / "fixtures"
+PLATFORMS_DIR = Path(__file__).resolve().parents[2] / "crawlers" / "platforms"
+
+
+def fixture(name: str) -> Path:
+    """A recorded response, from the ``fixtures/`` folder of the platform it belongs to."""
+    found = sorted(PLATFORMS_DIR.glob(f"*/fixtures/{name}"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"{len(found)} recorded responses named {name} under {PLATFORMS_DIR}")
+    return found[0]
 
 
 def write_config(path: Path, sources: list[dict[str, Any]], db: Path, **extra: Any) -> Path:
@@ -31,7 +39,7 @@ def spider_for(spider_cls: type, tmp_path: Path, **source: Any) -> Any:
 
 
 def recorded(url: str, name: str, kind: type = TextResponse, headers: dict[str, str] | None = None) -> Any:
-    body = (FIXTURES / name).read_bytes()
+    body = fixture(name).read_bytes()
     return kind(url=url, body=body, headers=headers or {}, request=scrapy.Request(url), encoding="utf-8")
 
 
@@ -42,4 +50,4 @@ def run(handler: Any, response: Any, walk: Walk | None = None, **context: Any) -
     return posts, requests
 
 
-__all__ = ["FIXTURES", "HtmlResponse", "TextResponse", "XmlResponse", "recorded", "run", "spider_for", "write_config"]
+__all__ = ["fixture", "HtmlResponse", "TextResponse", "XmlResponse", "recorded", "run", "spider_for", "write_config"]

@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crawlers.replay import ReplayServer
-from crawlers.replay.synthetic import PLATFORMS, START, WATCHLISTS, synthetic_scenario
 from crawlers.run import crawl_command, crawl_environment, crawl_source
 from crisiswatch.core.config import Watchlist
 from crisiswatch.core.model import CrawlHealth, Post
 from crisiswatch.core.store.sqlite import SqliteStore
 from crisiswatch.core.watchlist import WatchlistMatcher
+from scenarios.replay import ReplayServer
+from scenarios.replay.synthetic import START, WATCHLISTS, synthetic_platforms, synthetic_scenario
 from tests.crawlers.helpers import write_config
+
+PLATFORMS = synthetic_platforms()
 
 MATCHER = WatchlistMatcher([Watchlist(**w) for w in WATCHLISTS])
 CONTACT = "https://ops.zephyr.example/crawler"

@@ -7,18 +7,18 @@ from datetime import datetime, timezone
 
 import pytest
 
+from crawlers.base_spider import Walk
 from crawlers.pipelines import NormalisePipeline
-from crawlers.spiders.appstore import AppStoreSpider
-from crawlers.spiders.base import Walk
-from crawlers.spiders.bilibili import BilibiliSpider
-from crawlers.spiders.bluesky import BlueskySpider
-from crawlers.spiders.hackernews import HackerNewsSpider
-from crawlers.spiders.mastodon import MastodonSpider
-from crawlers.spiders.reddit import RedditSpider
-from crawlers.spiders.rss import RssSpider
-from crawlers.spiders.telegram import TelegramSpider
-from crawlers.spiders.weibo import WeiboSpider
-from tests.crawlers.helpers import FIXTURES, HtmlResponse, XmlResponse, recorded, run, spider_for
+from crawlers.platforms.appstore.spider import AppStoreSpider
+from crawlers.platforms.bilibili.spider import BilibiliSpider
+from crawlers.platforms.bluesky.spider import BlueskySpider
+from crawlers.platforms.hackernews.spider import HackerNewsSpider
+from crawlers.platforms.mastodon.spider import MastodonSpider
+from crawlers.platforms.reddit.spider import RedditSpider
+from crawlers.platforms.rss.spider import RssSpider
+from crawlers.platforms.telegram.spider import TelegramSpider
+from crawlers.platforms.weibo.spider import WeiboSpider
+from tests.crawlers.helpers import HtmlResponse, XmlResponse, fixture, recorded, run, spider_for
 
 normalise = NormalisePipeline().process_item
 
@@ -29,7 +29,7 @@ def utc(*args: int) -> datetime:
 
 def test_mastodon_timeline_boosts_spoilers_and_link_paging(tmp_path):
     spider = spider_for(MastodonSpider, tmp_path, targets={"hashtags": ["ZephyrCola"]})
-    link = (FIXTURES / "mastodon_tag_timeline.json.link").read_text().strip()
+    link = fixture("mastodon_tag_timeline.json.link").read_text().strip()
     response = recorded("https://social.example/api/v1/timelines/tag/zephyrcola?limit=40",
                         "mastodon_tag_timeline.json", headers={"Link": link})
     posts, requests = run(spider.parse_timeline, response, Walk(key="tag", since=None, numeric=True))
@@ -122,7 +122,7 @@ def test_reddit_listings_posts_comments_and_deleted_authors(tmp_path):
     comments = recorded("https://example.test/r/soda/comments?limit=100", "reddit_comments.json")
     (comment,), more = run(spider.parse_listing, comments, path="/r/soda/comments", query={}, token="tok")
     assert comment.parent_id == comment.thread_id == "t-reddit:t3_1b2zy41" and more == []
-    token = json.loads((FIXTURES / "reddit_token.json").read_text())
+    token = json.loads(fixture("reddit_token.json").read_text())
     assert token["token_type"] == "bearer"
 
 
@@ -199,7 +199,7 @@ def test_bilibili_view_replies_nested_and_follower_lookup(tmp_path):
     assert nested.parent_id == "t-bilibili:231000000101"
 
 
-@pytest.mark.parametrize("platform, fixture, pick", [
+@pytest.mark.parametrize("platform, recorded_file, pick", [
     ("mastodon", "mastodon_tag_timeline.json", lambda doc: doc[0]),
     ("hackernews", "hackernews_search_by_date.json", lambda doc: {**doc["hits"][2], **doc["hits"][1]}),
     ("reddit", "reddit_new.json", lambda doc: doc["data"]["children"][0]["data"]),
@@ -207,11 +207,16 @@ def test_bilibili_view_replies_nested_and_follower_lookup(tmp_path):
     ("weibo", "weibo_search.json", lambda doc: doc["data"]["cards"][0]["card_group"][0]["mblog"]),
     ("bilibili", "bilibili_replies.json", lambda doc: doc["data"]["replies"][0]),
 ])
-def test_replay_server_speaks_the_recorded_format(platform, fixture, pick):
+def test_replay_server_speaks_the_recorded_format(platform, recorded_file, pick):
     """The replay renders no field the platform does not have, and most of those it has."""
-    from crawlers.replay.catalog import Catalog
-    from crawlers.replay.platforms import appstore, bilibili, hackernews, mastodon, reddit, weibo
-    from crawlers.replay.synthetic import synthetic_scenario
+    from crawlers.platforms.appstore import replay as appstore
+    from crawlers.platforms.bilibili import replay as bilibili
+    from crawlers.platforms.hackernews import replay as hackernews
+    from crawlers.platforms.mastodon import replay as mastodon
+    from crawlers.platforms.reddit import replay as reddit
+    from crawlers.platforms.weibo import replay as weibo
+    from crisiswatch.core.replay import Catalog
+    from scenarios.replay.synthetic import synthetic_scenario
 
     scenario = synthetic_scenario(3, [platform])
     catalog = Catalog(scenario)
@@ -224,22 +229,19 @@ def test_replay_server_speaks_the_recorded_format(platform, fixture, pick):
         "weibo": lambda: weibo.render_mblog(catalog, post),
         "bilibili": lambda: bilibili.render_reply(catalog, post, 1, []),
     }[platform]()
-    recorded_item = pick(json.loads((FIXTURES / fixture).read_text(encoding="utf-8")))
+    recorded_item = pick(json.loads(fixture(recorded_file).read_text(encoding="utf-8")))
     invented = set(rendered) - set(recorded_item)
     assert not invented, f"replay invents {sorted(invented)}"
     assert len(set(rendered)) >= 0.3 * len(set(recorded_item))
 
 
 def test_unknown_target_keys_are_reported_not_silently_ignored(tmp_path):
-    spider = spider_for(RssSpider, tmp_path, targets={"feed": ["https://news.example/rss"]})  # misspelt
-    spider.load_cursors = lambda: {}
-    import asyncio
-
-    async def drain():
-        return [r async for r in spider.start()]
-
-    assert asyncio.run(drain()) == []
-    assert "targets feed are not read by the rss spider (it reads feeds); ignored" in spider.errors[0]
+    """A misspelt target key is a config error at its own line, before any crawl starts."""
+    with pytest.raises(ValueError, match="invalid config") as caught:
+        spider_for(RssSpider, tmp_path, targets={"feed": ["https://news.example/rss"]})  # misspelt
+    message = str(caught.value)
+    assert "rss.yaml:" in message
+    assert "sources[0].targets.feed: not a target of the rss platform (it takes: feeds)" in message
 
 
 def test_a_cursor_that_overtakes_its_posts_waits_for_them(tmp_path):

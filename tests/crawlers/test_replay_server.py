@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-from crawlers.replay import ReplayServer, ScenarioClock
-from crawlers.replay.synthetic import START, synthetic_scenario
+from scenarios.replay import ReplayServer, ScenarioClock
+from scenarios.replay.synthetic import START, synthetic_scenario
 
 
 def fetch(url: str, headers: dict[str, str] | None = None, data: bytes | None = None, timeout: float = 5):

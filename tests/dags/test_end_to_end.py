@@ -83,7 +83,7 @@ def asset_events(dag_id: str) -> list[dict]:
 
 def test_replay_to_notification_through_the_crawl_enrich_and_alerts_dags(tmp_path, tiny_models, receiver,
                                                                          monkeypatch):
-    from crawlers.replay import ReplayServer
+    from scenarios.replay import ReplayServer
 
     scenario = kettle_recall()
     with ReplayServer(scenario, clock_start=NOW) as server:
@@ -131,7 +131,7 @@ def test_replay_to_notification_through_the_crawl_enrich_and_alerts_dags(tmp_pat
 
 
 def test_a_failing_source_fails_alone_and_tells_operations(tmp_path, tiny_models, receiver, monkeypatch):
-    from crawlers.replay import ReplayServer
+    from scenarios.replay import ReplayServer
 
     scenario = kettle_recall()
     with ReplayServer(scenario, clock_start=NOW) as server:

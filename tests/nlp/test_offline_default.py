@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import nlp
 from crisiswatch.core.config import Config, ModelsConfig
 from nlp import e5_rebuild, registry
+from nlp.enrich import enrich
 from tests.nlp.conftest import make_posts
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def default_config(tmp_path_factory):
 
 
 def test_obvious_posts_get_the_obvious_sentiment(default_config):
-    enrichments = nlp.enrich(make_posts([text for text, _ in OBVIOUS]), default_config)
+    enrichments = enrich(make_posts([text for text, _ in OBVIOUS]), default_config)
     got = [e.sentiment.value for e in enrichments]
     assert got == [label for _, label in OBVIOUS]
     assert all((e.sentiment_score < 0) == (label == "negative") for e, (_, label) in zip(enrichments, OBVIOUS))
@@ -43,7 +43,7 @@ def test_obvious_posts_get_the_obvious_sentiment(default_config):
 def test_obvious_emotions_and_categories(default_config):
     texts = ["我的行李又丢了，三天了还没找到", "The app crashes every time I try to log in",
              "I am furious, they lied to us again and again!"]
-    enrichments = nlp.enrich(make_posts(texts), default_config)
+    enrichments = enrich(make_posts(texts), default_config)
     assert enrichments[0].category == "delivery"
     assert enrichments[1].category == "technical"
     assert enrichments[2].emotion == "anger"

@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-import nlp
 from crisiswatch.core.store.sqlite import SqliteStore
 from nlp import labels as label_sets
+from nlp.enrich import enrich, enrich_store
 from nlp.heads import LinearHead
-from nlp.pipeline import state_dir
+from nlp.paths import state_dir
 from nlp.topics import TopicModel
 from nlp.train import TrainingDataError, read_labelled, train
 from tests.nlp.conftest import make_posts
@@ -41,14 +41,14 @@ def test_enrich_store_enriches_every_post_once_and_keeps_duplicate_groups(tiny_c
     posts = make_posts(["first post about delays", original, "", "服务太差"], "s1")
     store.upsert_posts(posts)
     seen = []
-    assert nlp.enrich_store(store, tiny_config, batch_size=2, progress=seen.append) == 4
+    assert enrich_store(store, tiny_config, batch_size=2, progress=seen.append) == 4
     assert sum(seen) == 4
-    assert nlp.enrich_store(store, tiny_config) == 0  # nothing left
+    assert enrich_store(store, tiny_config) == 0  # nothing left
     stored = store.get_enrichments([p.id for p in posts])
     assert stored[posts[2].id].skipped_reason == "empty text"
     assert stored[posts[1].id].duplicate_group is None
     store.upsert_posts(make_posts(["RT: Boycott SkyJet now, they cancelled 300 flights and refuse refunds!"], "s2"))
-    assert nlp.enrich_store(store, tiny_config) == 1
+    assert enrich_store(store, tiny_config) == 1
     stored = store.get_enrichments([posts[1].id, "s2:0"])
     assert stored[posts[1].id].duplicate_group is not None  # the original joined the repost's group
     assert stored[posts[1].id].duplicate_group == stored["s2:0"].duplicate_group
@@ -60,14 +60,14 @@ def test_topics_fit_persist_and_assign_new_posts(tiny_config, tmp_path):
     store = SqliteStore(tmp_path / "store.db")
     store.setup()
     store.upsert_posts(_story_posts())
-    assert nlp.enrich_store(store, config) == 60
+    assert enrich_store(store, config) == 60
     model = TopicModel.load(state_dir(config) / "topics")
     assert model is not None and model.version.startswith("bertopic@")
     enrichments = store.get_enrichments([f"test:{i}" for i in range(60)])
     assert all(e.topic_id is not None and e.models.get("topics") == model.version for e in enrichments.values())
     keywords = {word for topic in model.model.get_topics() if topic >= 0 for word in model.keywords(topic)}
     assert {"召回", "奶粉"} & keywords, keywords  # Chinese keywords survive (jieba words, not stripped)
-    later = nlp.enrich(make_posts(["the app is down, login outage again"], "new"), config)
+    later = enrich(make_posts(["the app is down, login outage again"], "new"), config)
     assert later[0].topic_id is not None and later[0].models["topics"] == model.version
     if later[0].topic_id >= 0:
         assert later[0].topic_keywords == model.keywords(later[0].topic_id)
@@ -95,7 +95,7 @@ def test_train_holds_out_a_split_reports_per_class_and_saves_a_usable_head(tiny_
     assert head.labels == ["billing", "network"] and head.info["held_out"]["n"] == 6
     models = tiny_config.models.model_copy(update={"category": tiny_config.models.category.model_copy(
         update={"model": str(tmp_path / "head")})})
-    result = nlp.enrich(make_posts(["price too high"]), tiny_config.model_copy(update={"models": models}))
+    result = enrich(make_posts(["price too high"]), tiny_config.model_copy(update={"models": models}))
     assert result[0].category in {"billing", "network"}
 
 

@@ -178,7 +178,7 @@ def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a uniq
 
 
 def _act(config: Path | None, incident_id: str, action: str, **kwargs: str) -> None:
-    from alerts import silences
+    from alerts import muting as silences
     from alerts.incidents import IncidentBook, IncidentError, Lifecycle
     from alerts.notify import deliver_pending
 
@@ -234,7 +234,7 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
                 reason: Annotated[str, typer.Option("--reason")] = "",
                 by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
     """Hold notifications for a watchlist and/or rule during a time window."""
-    from alerts import silences
+    from alerts import muting as silences
 
     cfg = config_or_exit(config)
     if watchlist and watchlist not in {w.name for w in cfg.watchlists}:
@@ -258,7 +258,7 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
 @silence_app.command("list")
 def silence_list(config: ConfigOption = None) -> None:
     """Silences that are active or planned."""
-    from alerts import silences
+    from alerts import muting as silences
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
@@ -273,7 +273,7 @@ def silence_list(config: ConfigOption = None) -> None:
 @silence_app.command("remove")
 def silence_remove(silence_id: str, config: ConfigOption = None) -> None:
     """End a silence now."""
-    from alerts import silences
+    from alerts import muting as silences
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:

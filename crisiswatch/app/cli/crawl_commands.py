@@ -110,7 +110,7 @@ def replay(scenario: Annotated[str, typer.Argument(help="Scenario name (food_saf
            duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: Ctrl-C)")] = None,
            ) -> None:
     """Serve a scenario's posts in each platform's format, released on the scenario clock."""
-    from crawlers.replay import ReplayServer
+    from scenarios.replay import ReplayServer
     from crisiswatch.core.model import as_utc
 
     loaded = _load_scenario(scenario)
@@ -146,7 +146,7 @@ def replay(scenario: Annotated[str, typer.Argument(help="Scenario name (food_saf
 
 def _load_scenario(name: str):  # noqa: ANN202
     if name == "synthetic":
-        from crawlers.replay.synthetic import synthetic_scenario
+        from scenarios.replay.synthetic import synthetic_scenario
 
         return synthetic_scenario()
     try:

@@ -29,7 +29,7 @@ def enrich_command(
     category, topic, near-duplicate group)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from nlp.pipeline import enrich_store
+    from nlp.enrich import enrich_store
     from nlp.registry import ModelError
 
     config = config_or_exit(config_path)
@@ -81,7 +81,7 @@ def analyse_command(
     from datetime import datetime, timezone
 
     from crisiswatch.core.model import Post
-    from nlp.pipeline import enrich
+    from nlp.enrich import enrich
     from nlp.registry import ModelError
 
     import tempfile
@@ -108,7 +108,7 @@ def topics_command(
     config_path: ConfigOption = None,
 ) -> None:
     """Show the saved topic model's topics, or refit it."""
-    from nlp.pipeline import state_dir
+    from nlp.paths import state_dir
     from nlp.topics import TopicModel, refresh
 
     config = config_or_exit(config_path)

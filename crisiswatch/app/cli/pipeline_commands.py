@@ -150,7 +150,7 @@ def demo(
     from crisiswatch.app.demo import DemoOptions, run_demo
 
     try:
-        import crawlers.replay.server  # noqa: F401 - the demo cannot run without the replay server
+        import scenarios.replay.server  # noqa: F401 - the demo cannot run without the replay server
     except ImportError as exc:
         raise fail(f"the demo needs the crawlers package (replay server and spiders): {exc}") from None
 
@@ -220,7 +220,7 @@ def run(
                 start, end = pipeline.reports_period(result.at)
                 if briefing:
                     paths = pipeline.write_reports(store, cfg, start, end, reports_dir, changed)
-                    sent = pipeline.send_briefing(cfg, paths.briefing, start, end)
+                    sent = pipeline.send_briefing(cfg, paths.briefing, start, end, store=store)
                     console.print(f"  briefing: {paths.briefing}"
                                   + (f" (sent to {', '.join(k for k, v in sent.items() if v)})" if sent else ""))
                 else:
@@ -245,7 +245,6 @@ def report_briefing(
 ) -> None:
     """Write the situation briefing for a period as one self-contained HTML file."""
     from crisiswatch.app import steps as pipeline
-    from crisiswatch.reports.briefing import write_briefing
 
     cfg = config_or_exit(config)
     period_end = _time(end, "--to") or datetime.now().astimezone()
@@ -253,10 +252,10 @@ def report_briefing(
     if period_end <= period_start:
         raise fail("--to must be after --from")
     with store_or_exit(cfg) as store:
-        path = write_briefing(store, cfg, period_start, period_end, out or Path(cfg.data_dir) / "reports")
-    console.print(str(path))
+        path = pipeline.write_briefing(store, cfg, period_start, period_end, out or Path(cfg.data_dir) / "reports")
+        console.print(str(path))
+        outcome = pipeline.send_briefing(cfg, path, period_start, period_end, store=store) if send else None
     if send:
-        outcome = pipeline.send_briefing(cfg, path, period_start, period_end)
         if not outcome:
             raise fail("no channel in airflow.briefing_channels to send the briefing to")
         failed = [name for name, ok in outcome.items() if not ok]

@@ -1,0 +1,75 @@
+"""volume_spike: posts per bucket (and per few buckets) against their seasonal baseline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from crisiswatch.core.extensions import DetectorSpec
+from crisiswatch.core.schedule import parse_duration
+
+from alerts.baseline import fit_seasonal, seasonal_deviation
+from alerts.detectors.base import (CHART_SPAN, ZSCORE_THRESHOLDS, DetectorParams, Evaluation, RuleContext,
+                                   collect_evidence, describe_span, idle, scope_name, series_start)
+from alerts.severity import rule_level
+
+
+class VolumeSpikeParams(DetectorParams):
+    min_ratio: float = Field(default=1.5, gt=1.0)
+    """Observed count must also be at least this multiple of the expected count."""
+    windows: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
+    """Spans (in buckets) tested at once: 1 catches sudden spikes, longer spans slow builds."""
+
+    @field_validator("windows")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError("window spans are numbers of buckets, at least 1")
+        return value
+
+
+def volume_spike(ctx: RuleContext) -> list[Evaluation]:
+    """Posts per bucket (and per few buckets, for slow builds) against the seasonal baseline."""
+    params, bucket, end = ctx.params, ctx.bucket, ctx.bucket_end
+    spans = sorted(set(params.windows))
+    start = series_start(ctx, end)
+    if start is None:
+        return [idle(ctx, title="no posts in the store yet")]
+    total = int((end - start) / bucket)
+    history_len = total - max(spans)
+    if history_len * bucket < max(parse_duration(params.min_history), bucket):
+        return [idle(ctx, title="not enough history for a baseline")]
+    flt = ctx.base_filter()
+    counts = ctx.cache.counts(flt, start, end, bucket, parse_duration(params.settle))
+    history, observed = counts[:history_len], counts[history_len:]
+    deviations = seasonal_deviation(history, start, bucket, observed, spans)
+    eligible = [d for d in deviations if d.observed >= ctx.rule.min_count and d.observed >= params.min_ratio * d.expected]
+    best = max(eligible or deviations, key=lambda d: d.z)
+    level = rule_level(best.z, ctx.thresholds) if eligible else None
+    span_td = best.span * bucket
+    ratio = best.observed / best.expected if best.expected > 0 else float("inf")
+    title = (f"{best.observed:g} posts on {scope_name(ctx)} in the last {describe_span(span_td)}, "
+             f"{'%.1fx' % ratio if np.isfinite(ratio) else 'far above'} the usual {best.expected:.1f}")
+    evaluation = ctx.evaluation(observed=best.observed, baseline=best.expected, spread=best.spread, score=best.z,
+                                level=level, title=title, window_start=end - span_td,
+                                filter=flt.narrow(since=end - span_td, until=end))
+    if evaluation.fired:
+        evaluation.evidence = collect_evidence(ctx.store, evaluation.filter)
+        evaluation.series, evaluation.expected = _chart_series(history, start, bucket, counts)
+    return [evaluation]
+
+
+def _chart_series(history: np.ndarray, start, bucket: timedelta, counts: np.ndarray):  # noqa: ANN001, ANN202
+    """The last two days of counts with the expectation fitted on the history only."""
+    model = fit_seasonal(history, start, bucket)
+    shown = min(len(counts), max(1, int(CHART_SPAN / bucket)))
+    first = len(counts) - shown
+    starts = [start + (first + k) * bucket for k in range(shown)]
+    return list(zip(starts, counts[first:].tolist())), model.expected(starts).tolist()
+
+
+SPEC = DetectorSpec(
+    name="volume_spike", run=volume_spike, params=VolumeSpikeParams, thresholds=ZSCORE_THRESHOLDS,
+    family="volume", description="posts per bucket against a seasonal, robust baseline")

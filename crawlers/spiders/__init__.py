@@ -1,1 +1,0 @@
-"""One spider per platform; each reads its targets from the configured source."""
