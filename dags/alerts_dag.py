@@ -11,7 +11,7 @@ sent twice.
 
 from __future__ import annotations
 
-from airflow.sdk import (AssetOrTimeSchedule, CronTriggerTimetable, DeltaTriggerTimetable, Param, dag,
+from airflow.sdk import (AssetOrTimeSchedule, CronTriggerTimetable, DeltaTriggerTimetable, dag,
                         get_current_context, task)
 
 from crisiswatch.app import airflow_glue as cw

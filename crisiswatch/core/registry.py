@@ -36,6 +36,7 @@ class ExtensionError(LookupError):
 
 _lock = threading.Lock()
 _loaded: dict[str, dict[str, Any]] = {}
+_scanned: dict[str, list[Any]] = {}
 _registered: dict[str, dict[str, Any]] = {kind: {} for kind in GROUPS}
 
 
@@ -51,9 +52,17 @@ def _kind(kind: str) -> str:
     return kind
 
 
+def _entry_points(kind: str, rescan: bool = False) -> list[Any]:
+    """The entry points of ``kind``'s group; scanning installed packages costs tens of ms, so
+    the scan is kept until ``forget()`` (or a rescan when a name is not found)."""
+    if rescan or kind not in _scanned:
+        _scanned[kind] = list(entry_points(group=_group(kind)))
+    return _scanned[kind]
+
+
 def names(kind: str) -> list[str]:
     """Names of every extension of ``kind``, without importing any of them (sorted)."""
-    found = {ep.name for ep in entry_points(group=_group(kind))}
+    found = {ep.name for ep in _entry_points(_kind(kind))}
     return sorted(found | set(_registered[kind]))
 
 
@@ -65,7 +74,9 @@ def get(kind: str, name: str) -> Any:
         cache = _loaded.setdefault(kind, {})
         if name in cache:
             return cache[name]
-        matches = [ep for ep in entry_points(group=GROUPS[kind]) if ep.name == name]
+        matches = [ep for ep in _entry_points(kind) if ep.name == name]
+        if not matches:  # a package installed since the last scan?
+            matches = [ep for ep in _entry_points(kind, rescan=True) if ep.name == name]
         if not matches:
             known = ", ".join(names(kind)) or "none installed"
             raise ExtensionError(f"unknown {kind[:-1]} '{name}' (known: {known})")
@@ -93,6 +104,7 @@ def unregister(kind: str, name: str) -> None:
 
 
 def forget() -> None:
-    """Drop loaded entry points, so that packages installed since are seen (tests)."""
+    """Drop loaded and scanned entry points, so that packages installed since are seen (tests)."""
     with _lock:
         _loaded.clear()
+        _scanned.clear()

@@ -1,8 +1,9 @@
 """A crisis replay: posts on a timeline with a labelled onset and the alerts expected.
 
-Scenarios (``scenarios/``) produce this; the replay server serves its posts in each
-platform's format on a scenario clock, the demo and the detection benchmark read the
-labels. Kept in the spine so that crawlers, alerts and the CLI share one definition.
+Scenarios (``scenarios/``) produce this; the replay server (``scenarios/replay``) serves its
+posts in each platform's format on a scenario clock through the platforms' replay modules
+(``crisiswatch/core/replay.py``), the demo and the detection benchmark read the labels. Kept
+in the core so that scenarios, crawlers, alerts and the app share one definition.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerts.helpers import WebhookReceiver, free_port
+from tests.alerts.helpers import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_AIRFLOW = '''
@@ -69,7 +69,7 @@ data_dir: {tmp_path / 'data'}
 store: {{sqlite_path: {tmp_path / 'data' / 'store.db'}}}
 watchlists: [{{name: acme, terms: [acme]}}]
 sources:
-  - {{name: feed, platform: rss, targets: {{feeds: ["http://127.0.0.1:{free_port()}/feed.xml"]}}, schedule: 15m}}
+  - {{name: feed, platform: rss, targets: {{feeds: ["http://127.0.0.1:{receiver.port}/feed.xml"]}}, schedule: 15m}}
 channels:
   - {{name: management, url: "{receiver.url('/management')}", format: html}}
 alerting: {{outbox_dir: {tmp_path / 'data' / 'outbox'}}}
@@ -93,7 +93,7 @@ def test_report_briefing_send_and_run_work_without_airflow(tmp_path, no_airflow,
 
     done = crisiswatch(no_airflow, tmp_path, "run", "--config", str(config), "--briefing")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "problem: crawl feed" in done.stdout  # the source is down: reported, the cycle goes on
+    assert "problem: crawl feed" in done.stdout  # the receiver answers GET with 501: reported, the cycle goes on
     assert "briefing:" in done.stdout and "(sent to management)" in done.stdout
     assert len(receiver.received) == 2 and "crisiswatch briefing" in receiver.received[1].body["title"]
     assert "airflow" not in (done.stdout + done.stderr).lower()
@@ -101,7 +101,7 @@ def test_report_briefing_send_and_run_work_without_airflow(tmp_path, no_airflow,
 
 def test_demo_works_without_airflow(tmp_path, no_airflow):
     done = crisiswatch(no_airflow, tmp_path, "demo", "--data-dir", str(tmp_path / "demo"), "--tiny-models",
-                       "--no-topics", "--step", "30m", "--follow", "1h", timeout=600)
+                       "--no-topics", "--step", "1h", "--follow", "1h", timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     outbox = tmp_path / "demo" / "outbox"
     assert any(outbox.glob("briefing_*.json"))  # the demo's briefing left through the one sender

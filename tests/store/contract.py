@@ -14,6 +14,7 @@ import pytest
 from crisiswatch.core.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent,
                                IncidentState, Level, NotificationRecord, Post)
 from crisiswatch.core.store.base import PostFilter, Store, StoreError
+from crisiswatch.core.store.query import QueryError
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -53,6 +54,66 @@ def incident(ident: str, *, fingerprint: str = "spike|acme|", state: IncidentSta
         notifications=[NotificationRecord(idempotency_key=f"{ident}:0:email", channel="email",
                                           event_kind="fired", status="sent", attempts=1,
                                           created_at=opened, sent_at=opened + timedelta(seconds=5))])
+
+
+def text_posts() -> list[Post]:
+    return [
+        post("zh1", "某品牌奶粉召回，宝宝食物中毒了", minutes=1),
+        post("zh2", "這家餐廳的食物讓我中毒了，堅持要求退貨", minutes=2),
+        post("zh3", "今天天气很好，去公园散步", minutes=3),
+        post("en1", "Acme announces a RECALL of its baby formula", minutes=4, source="reddit"),
+        post("en2", "Food poisoning after dinner, never again", minutes=5, source="reddit"),
+        post("en3", "Is the new EV any good?", title="Review: Acme EV", minutes=6, source="reddit"),
+        post("sym", 'He said "C++ (and C#) — 100% ok*" — AT&T', minutes=7, source="reddit"),
+    ]
+
+
+TEXT_QUERIES = [
+    ("召回", {"weibo:zh1"}),                                   # two-character Chinese word
+    ("中毒", {"weibo:zh1", "weibo:zh2"}),                      # Simplified and Traditional posts
+    ("退貨", {"weibo:zh2"}),                                   # Traditional, two characters
+    ("餐廳的食物", {"weibo:zh2"}),                              # Traditional, substring of a sentence
+    ("退货", {"weibo:zh2"}),                                   # Simplified query, Traditional post
+    ("餐厅的食物", {"weibo:zh2"}),
+    ("寶寶", {"weibo:zh1"}),                                   # Traditional query, Simplified post
+    ("食物中毒", {"weibo:zh1"}),                               # four characters
+    ("天", {"weibo:zh3"}),                                     # one character
+    ("recall", {"reddit:en1"}),                               # case-insensitive
+    ("Recal", {"reddit:en1"}),                                # substring of a word
+    ("acme formula", {"reddit:en1"}),                         # all terms must occur
+    ("acme ev", {"reddit:en3"}),                              # title counts; short term fallback
+    ('"food poisoning"', {"reddit:en2"}),                     # phrase
+    ('"poisoning food"', set()),                              # phrase order matters
+    ("recall OR 召回 OR \"food poisoning\"", {"reddit:en1", "weibo:zh1", "reddit:en2"}),
+    ("召回 宝宝 OR never", {"weibo:zh1", "reddit:en2"}),
+    ("召回 recall", set()),
+    ("c++", {"reddit:sym"}),                                  # query syntax characters are text
+    ('"(and"', {"reddit:sym"}),                               # syntax characters inside quotes are text
+    ('"\\"C++"', {"reddit:sym"}),                             # \" is a quote inside a phrase
+    ("100%", {"reddit:sym"}),
+    ("ok*", {"reddit:sym"}),
+    ("AT&T", {"reddit:sym"}),
+    ("nothing-like-this", set()),                             # a dash inside a word is text
+    # operators, negation, groups and fields (the grammar of crisiswatch.core.store.query)
+    ("recall AND formula", {"reddit:en1"}),                   # AND is an operator, not a word
+    ("acme AND NOT formula", {"reddit:en3"}),
+    ("acme -formula", {"reddit:en3"}),
+    ("-acme", {"weibo:zh1", "weibo:zh2", "weibo:zh3", "reddit:en2", "reddit:sym"}),
+    ("NOT 中毒", {"weibo:zh3", "reddit:en1", "reddit:en2", "reddit:en3", "reddit:sym"}),  # short CJK term, both scripts
+    ("-中毒 -ev", {"weibo:zh3", "reddit:en1", "reddit:sym"}),       # "never" contains ev
+    ("(recall OR poisoning) NOT formula", {"reddit:en2"}),
+    ("(召回 OR 退货) 食物", {"weibo:zh1", "weibo:zh2"}),
+    ("recall OR 召回 宝宝 OR never", {"reddit:en1", "weibo:zh1", "reddit:en2"}),
+    ("source:reddit recall", {"reddit:en1"}),
+    ("source:reddit -acme", {"reddit:en2", "reddit:sym"}),
+    ("NOT source:reddit 食物", {"weibo:zh1", "weibo:zh2"}),
+    ("title:acme", {"reddit:en3"}),                           # title only
+    ("text:acme", {"reddit:en1"}),                            # text only
+    ("title:ev", {"reddit:en3"}),                             # short term, title only
+    ("title:召回", set()),
+]
+"""Queries over the ``texts`` posts and the posts each must find (also evaluated offline
+against the Elasticsearch query bodies: tests/store/test_es_query_semantics.py)."""
 
 
 class StoreContract:
@@ -233,43 +294,10 @@ class StoreContract:
     # ---- full-text queries ---------------------------------------------------------
     @pytest.fixture
     def texts(self, store: Store) -> Store:
-        store.upsert_posts([
-            post("zh1", "某品牌奶粉召回，宝宝食物中毒了", minutes=1),
-            post("zh2", "這家餐廳的食物讓我中毒了，堅持要求退貨", minutes=2),
-            post("zh3", "今天天气很好，去公园散步", minutes=3),
-            post("en1", "Acme announces a RECALL of its baby formula", minutes=4, source="reddit"),
-            post("en2", "Food poisoning after dinner, never again", minutes=5, source="reddit"),
-            post("en3", "Is the new EV any good?", title="Review: Acme EV", minutes=6, source="reddit"),
-            post("sym", 'He said "C++ (and C#) — 100% ok*" — AT&T', minutes=7, source="reddit"),
-        ])
+        store.upsert_posts(text_posts())
         return store
 
-    @pytest.mark.parametrize(("query", "expected"), [
-        ("召回", {"weibo:zh1"}),                                   # two-character Chinese word
-        ("中毒", {"weibo:zh1", "weibo:zh2"}),                      # Simplified and Traditional posts
-        ("退貨", {"weibo:zh2"}),                                   # Traditional, two characters
-        ("餐廳的食物", {"weibo:zh2"}),                              # Traditional, substring of a sentence
-        ("退货", {"weibo:zh2"}),                                   # Simplified query, Traditional post
-        ("餐厅的食物", {"weibo:zh2"}),
-        ("寶寶", {"weibo:zh1"}),                                   # Traditional query, Simplified post
-        ("食物中毒", {"weibo:zh1"}),                               # four characters
-        ("天", {"weibo:zh3"}),                                     # one character
-        ("recall", {"reddit:en1"}),                               # case-insensitive
-        ("Recal", {"reddit:en1"}),                                # substring of a word
-        ("acme formula", {"reddit:en1"}),                         # all terms must occur
-        ("acme ev", {"reddit:en3"}),                              # title counts; short term fallback
-        ('"food poisoning"', {"reddit:en2"}),                     # phrase
-        ('"poisoning food"', set()),                              # phrase order matters
-        ("recall OR 召回 OR \"food poisoning\"", {"reddit:en1", "weibo:zh1", "reddit:en2"}),
-        ("召回 宝宝 OR never", {"weibo:zh1", "reddit:en2"}),
-        ("召回 recall", set()),
-        ("c++", {"reddit:sym"}),                                  # query syntax characters are text
-        ("(and", {"reddit:sym"}),
-        ("100%", {"reddit:sym"}),
-        ("ok*", {"reddit:sym"}),
-        ("AT&T", {"reddit:sym"}),
-        ("nothing-like-this", set()),
-    ])
+    @pytest.mark.parametrize(("query", "expected"), TEXT_QUERIES)
     def test_text_queries(self, texts: Store, query: str, expected: set[str]) -> None:
         assert set(ids(texts.search(PostFilter(text=query)))) == expected
         assert texts.count_posts(PostFilter(text=query)) == len(expected)
@@ -279,6 +307,39 @@ class StoreContract:
 
     def test_blank_text_query_matches_everything(self, texts: Store) -> None:
         assert texts.count_posts(PostFilter(text="  ")) == 7
+
+    @pytest.mark.parametrize(("query", "position"), [
+        ('"', 1), ('""', 1), ("OR", 1), ("recall OR", 8), ("(and", 1), ("and)", 4), ("()", 1), ("NOT", 1),
+        ("recall -", 8), ("acme AND", 6), ("topic:seven", 1), ("source:", 1), ('acme "food', 6),
+    ])
+    def test_a_query_that_cannot_be_parsed_is_refused_with_its_position(self, texts: Store, query: str,
+                                                                        position: int) -> None:
+        # before the grammar, '"', '""' and a bare OR matched every post
+        with pytest.raises(QueryError) as caught:
+            texts.count_posts(PostFilter(text=query))
+        assert caught.value.position == position and f"position {position}" in str(caught.value)
+        with pytest.raises(QueryError):
+            texts.search(PostFilter(text=query))
+
+    def test_field_terms_match_labels(self, store: Store) -> None:
+        store.upsert_posts([post("a", "acme recall", watchlists=["acme"], language="zh"),
+                            post("b", "acme recall", source="reddit", watchlists=["acme", "rival"]),
+                            post("c", "acme recall", language="en")])
+        store.update_enrichments([enrichment("weibo:a", "negative", emotion="anger", category="price", topic_id=7,
+                                             language="zh"),
+                                  enrichment("reddit:b", "positive", topic_id=3, language="en")])
+
+        def found(query: str) -> set[str]:
+            return set(ids(store.search(PostFilter(text=query))))
+
+        assert found("sentiment:negative") == {"weibo:a"}
+        assert found("recall -sentiment:negative") == {"reddit:b", "weibo:c"}  # no label is not negative
+        assert found("emotion:anger OR category:price") == {"weibo:a"}
+        assert found("topic:3") == {"reddit:b"} and found("topic_id:7") == {"weibo:a"}
+        assert found("watchlist:rival") == {"reddit:b"} and found("-watchlist:acme") == {"weibo:c"}
+        assert found("lang:en") == {"reddit:b", "weibo:c"} and found("language:zh") == {"weibo:a"}
+        assert found('source:weibo (sentiment:negative OR "recall")') == {"weibo:a", "weibo:c"}
+        assert found("Source:reddit") == {"reddit:b"}  # field names in any case
 
     # ---- buckets and shares ----------------------------------------------------------
     def test_count_by_bucket_includes_zero_buckets_and_respects_boundaries(self, store: Store) -> None:

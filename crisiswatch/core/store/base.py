@@ -8,9 +8,6 @@ Elasticsearch. The shared contract tests in ``tests/store/contract.py`` pin that
 from __future__ import annotations
 
 import abc
-import functools
-import itertools
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, UtcDatetime
+from crisiswatch.core.store.query import (QueryError, alternatives, parse_query, script_variants,  # noqa: F401
+                                          with_script_variants)
 
 
 class StoreError(RuntimeError):
@@ -28,10 +27,12 @@ class StoreError(RuntimeError):
 class PostFilter(BaseModel):
     """Which posts a query is about; every field left None means "any".
 
-    List fields match any of their values. ``text`` is a query: whitespace-separated terms
-    must all occur (case-insensitive substring match, also for 1-2 character Chinese words),
-    ``"quoted phrases"`` occur as written, and ``OR`` (upper case) separates alternatives,
-    e.g. ``recall OR 召回 OR "food poisoning"``.
+    List fields match any of their values. ``text`` is a query in the grammar of
+    ``crisiswatch.core.store.query`` (docs/store.md): terms side by side must all occur
+    (case-insensitive substrings, also 1-2 character Chinese words), ``"quoted phrases"``
+    occur as written, ``AND``/``OR``/``NOT`` (upper case), ``-term``, parentheses and
+    ``field:value``, e.g. ``(recall OR 召回 OR "food poisoning") -test source:weibo``. A query
+    that cannot be parsed raises ``QueryError`` when the filter is used.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -265,58 +266,18 @@ def _intersect(a: PostFilter, b: PostFilter) -> PostFilter:
     return PostFilter(**merged)
 
 
-_QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-
-
 def parse_text_query(text: str) -> list[list[str]]:
     """``PostFilter.text`` as alternatives of required terms: ``a b OR "c d"`` ->
-    ``[["a", "b"], ["c d"]]``. Every backend parses queries here so they agree; an empty
-    query (or one of only ``OR``) gives ``[]``, which matches every post.
+    ``[["a", "b"], ["c d"]]``, for callers that build another query language from that
+    shape (the stores compile ``query.parse_query``'s tree instead). An empty query gives
+    ``[]``, which matches every post; a query that cannot be parsed, or that uses NOT or
+    field:value (which this shape cannot express), raises QueryError.
 
     A Chinese term also matches its other script: ``质量`` gives the alternatives ``质量``
     and ``質量`` (Simplified/Traditional by OpenCC), so one search finds posts from the
     mainland, Hong Kong and Taiwan alike."""
-    return _with_script_variants(_split_query(text))
-
-
-def _split_query(text: str) -> list[list[str]]:
-    alternatives: list[list[str]] = [[]]
-    for match in _QUERY_TOKEN.finditer(text):
-        phrase, word = match.groups()
-        if word == "OR":
-            alternatives.append([])
-            continue
-        term = (phrase if phrase is not None else word.strip('"')).strip()
-        if term:
-            alternatives[-1].append(term)
-    return [alt for alt in alternatives if alt]
-
-
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_MAX_ALTERNATIVES = 32
-
-
-@functools.cache
-def _opencc(config: str):  # noqa: ANN202
-    from opencc import OpenCC
-
-    return OpenCC(config)
-
-
-def script_variants(term: str) -> list[str]:
-    """The term as written, in Simplified and in Traditional Chinese (distinct, in that order)."""
-    if not _CJK_CHAR.search(term):
-        return [term]
-    return list(dict.fromkeys([term, _opencc("t2s").convert(term), _opencc("s2t").convert(term)]))
-
-
-def _with_script_variants(alternatives: list[list[str]]) -> list[list[str]]:
-    """Each alternative once per combination of its terms' script variants (kept as written
-    when that would give more than _MAX_ALTERNATIVES alternatives)."""
-    expanded: list[list[str]] = []
-    for terms in alternatives:
-        combos = [list(c) for c in itertools.product(*(script_variants(t) for t in terms))]
-        expanded.extend(combos if len(combos) <= _MAX_ALTERNATIVES else [terms])
-    if len(expanded) > _MAX_ALTERNATIVES:
-        return alternatives
-    return list({tuple(t): t for t in expanded}.values())
+    node = parse_query(text)
+    try:
+        return with_script_variants(alternatives(node))
+    except QueryError as exc:
+        raise QueryError(text, exc.position, exc.problem) from None

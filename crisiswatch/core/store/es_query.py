@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crisiswatch.core.model import as_utc
-from crisiswatch.core.store.base import PostFilter, PostOrder, parse_text_query
+from crisiswatch.core.store.base import PostFilter, PostOrder
+from crisiswatch.core.store.query import And, Label, Node, Not, Term, parse_query, script_variants
 
 MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
 SUBSTRING_FIELDS = ("text.substring", "title.substring")
@@ -60,22 +61,43 @@ def wildcard_pattern(term: str) -> str:
     return f"*{escaped}*"
 
 
-def _contains(term: str) -> dict[str, Any]:
-    """The term occurs in the text or in the title (case-insensitive substring)."""
+def _contains(term: str, fields: tuple[str, ...] = SUBSTRING_FIELDS) -> dict[str, Any]:
+    """The term occurs in one of ``fields`` (case-insensitive substring)."""
     pattern = wildcard_pattern(term)
     return {"bool": {"should": [{"wildcard": {field: {"value": pattern, "case_insensitive": True}}}
-                                for field in SUBSTRING_FIELDS], "minimum_should_match": 1}}
+                                for field in fields], "minimum_should_match": 1}}
+
+
+LABEL_FIELDS = {"source": "source", "language": "effective_language", "sentiment": "enrichment.sentiment",
+                "emotion": "enrichment.emotion", "category": "enrichment.category", "watchlist": "watchlists",
+                "topic": "enrichment.topic_id"}
+"""Query-language field (``source:weibo``) -> indexed keyword field."""
+
+
+def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
+
+
+def node_query(node: Node) -> dict[str, Any]:
+    """The query tree of ``crisiswatch.core.store.query`` as an Elasticsearch query (filter
+    context), with the same meaning as the SQLite store gives it."""
+    if isinstance(node, Term):
+        fields = (f"{node.field}.substring",) if node.field else SUBSTRING_FIELDS
+        return _any([_contains(variant, fields) for variant in script_variants(node.text)])
+    if isinstance(node, Label):
+        return {"term": {LABEL_FIELDS[node.field]: node.value}}
+    if isinstance(node, Not):
+        return {"bool": {"must_not": [node_query(node.item)]}}
+    if isinstance(node, And):
+        return {"bool": {"filter": [node_query(item) for item in node.items]}}
+    return _any([node_query(item) for item in node.items])
 
 
 def text_query(text: str) -> dict[str, Any] | None:
-    """Alternatives (should) of required terms (filter); None when the query is empty."""
-    alternatives = parse_text_query(text)
-    if not alternatives:
-        return None
-    clauses = [{"bool": {"filter": [_contains(term) for term in terms]}} for terms in alternatives]
-    if len(clauses) == 1:
-        return clauses[0]
-    return {"bool": {"should": clauses, "minimum_should_match": 1}}
+    """The query for ``PostFilter.text``; None when the query is blank. Raises QueryError
+    (with the position) for a query that cannot be parsed."""
+    node = parse_query(text)
+    return None if node is None else node_query(node)
 
 
 def filter_query(filter: PostFilter | None, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -88,7 +110,7 @@ def filter_query(filter: PostFilter | None, extra: list[dict[str, Any]] | None =
                           (f.topic_ids, "enrichment.topic_id")):
         if values is not None:
             clauses.append(_terms(field, values))
-    if f.text:
+    if f.text is not None:
         query = text_query(f.text)
         if query is not None:
             clauses.append(query)

@@ -41,7 +41,8 @@ from typing import Any
 
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, as_utc
 from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
-                                    WriteResult, parse_text_query)
+                                    WriteResult)
+from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
 SCHEMA_VERSION = 2
@@ -243,29 +244,88 @@ class _Where:
             self._text(f.text)
 
     def _text(self, query: str) -> None:
-        alternatives = parse_text_query(query)
-        if not alternatives:
-            return
-        ors = []
-        for terms in alternatives:
-            ands = []
-            long_terms = [t for t in terms if len(t) >= 3]
-            if long_terms:
-                ands.append("p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
-                self.params.append(" AND ".join(_fts_phrase(t) for t in long_terms))
-            for term in terms:
-                if len(term) >= 3:
-                    continue
-                if term.casefold() == term.upper():  # no letter case (CJK, digits)
-                    fold, needle = "", term
-                elif term.isascii():
-                    fold, needle = "lower", term.lower()
-                else:
-                    fold, needle = "cw_casefold", term.casefold()
-                ands.append(f"(instr({fold}(p.text), ?) > 0 OR instr({fold}(coalesce(p.title, '')), ?) > 0)")
-                self.params.extend([needle, needle])
-            ors.append(" AND ".join(f"({a})" for a in ands))
-        self.clauses.append(" OR ".join(f"({o})" for o in ors))
+        node = parse_query(query)
+        if node is not None:
+            sql, params = _text_sql(node)
+            self.clauses.append(sql)
+            self.params.extend(params)
+
+
+# ---- text queries: the syntax tree of crisiswatch.core.store.query as SQL ------------------
+_LABEL_COLUMNS = {"source": "p.source", "language": "p.language", "sentiment": "p.sentiment",
+                  "emotion": "p.emotion", "category": "p.category", "topic": "p.topic_id"}
+_FTS_MATCH = "p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
+
+
+def _fts(node: Node) -> str | None:
+    """The node as one FTS5 expression when the trigram index alone can answer it (terms of
+    three characters or more, AND/OR of such, AND NOT with a positive part), else None.
+    One MATCH for a whole subtree keeps a query like ``recall OR 召回回收`` a single index
+    lookup instead of one subquery per term."""
+    if isinstance(node, Term):
+        variants = script_variants(node.text)
+        if any(len(v) < 3 for v in variants):
+            return None
+        expr = " OR ".join(_fts_phrase(v) for v in variants)
+        return f"({node.field} : ({expr}))" if node.field else f"({expr})"
+    if isinstance(node, Or):
+        parts = [_fts(item) for item in node.items]
+        return None if None in parts else "(" + " OR ".join(parts) + ")"  # type: ignore[arg-type]
+    if isinstance(node, And):
+        positive = [_fts(item) for item in node.items if not isinstance(item, Not)]
+        negative = [_fts(item.item) for item in node.items if isinstance(item, Not)]
+        if not positive or None in positive or None in negative:
+            return None
+        return "(" + " AND ".join(positive) + ")" + "".join(f" NOT {n}" for n in negative)  # type: ignore[arg-type]
+    return None
+
+
+def _contains_sql(term: Term) -> tuple[str, list[Any]]:
+    """Substring test without the index, for terms shorter than a trigram (召回, EV)."""
+    columns = [f"p.{term.field}"] if term.field else ["p.text", "p.title"]
+    ors, params = [], []
+    for variant in script_variants(term.text):
+        if variant.casefold() == variant.upper():  # no letter case (CJK, digits)
+            fold, needle = "", variant
+        elif variant.isascii():
+            fold, needle = "lower", variant.lower()
+        else:
+            fold, needle = "cw_casefold", variant.casefold()
+        for column in columns:
+            ors.append(f"instr({fold}(coalesce({column}, '')), ?) > 0")
+            params.append(needle)
+    return " OR ".join(ors), params
+
+
+def _text_sql(node: Node) -> tuple[str, list[Any]]:
+    """An SQL condition over ``posts p`` selecting the posts the query tree matches."""
+    expr = _fts(node)
+    if expr is not None:
+        return _FTS_MATCH, [expr]
+    if isinstance(node, Term):
+        return _contains_sql(node)
+    if isinstance(node, Label):
+        if node.field == "watchlist":
+            return "p.pk IN (SELECT pk FROM post_watchlists WHERE watchlist = ?)", [node.value]
+        return f"{_LABEL_COLUMNS[node.field]} IS ?", [node.value]  # IS: a missing label is not NULL under NOT
+    if isinstance(node, Not):
+        sql, params = _text_sql(node.item)
+        return f"NOT ({sql})", params
+    joiner = " AND " if isinstance(node, And) else " OR "
+    parts: list[str] = []
+    params: list[Any] = []
+    indexed = [item for item in node.items if _fts(item) is not None]
+    if len(indexed) > 1:  # the index answers these together
+        parts.append(_FTS_MATCH)
+        params.append("(" + joiner.join(_fts(item) for item in indexed) + ")")  # type: ignore[misc]
+    else:
+        indexed = []
+    for item in node.items:
+        if item not in indexed:
+            sql, item_params = _text_sql(item)
+            parts.append(sql)
+            params.extend(item_params)
+    return joiner.join(f"({p})" for p in parts), params
 
 
 def terms_json(items: list[tuple[str, str, str | None]]) -> dict[str, str]:
