@@ -10,6 +10,11 @@ makes that harmless).
 Every callback runs through ``_dispatch``: a page is parsed completely before any of its
 posts is yielded, so a body that breaks half-way stores nothing from that page; one
 malformed post inside a good page is skipped, logged and counted (``post_or_none``).
+
+Every post a page holds goes through ``post_or_none``, so ``_dispatch`` can tally a page's
+items against the ones that could not be read (``crawlers.parse_report``): a page whose
+every item failed is a *parse failure* (the platform changed its format), not "nothing
+new", and a page that lost more than a small share says which field broke, with a sample.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pydantic import ValidationError
 from scrapy.http import Response, TextResponse
 
 from crawlers.items import CursorUpdate
-from crawlers.normalise import format_cursor_time
+from crawlers.normalise import TextKind, format_cursor_time
+from crawlers.parse_report import PageTally, broken_field
 from crisiswatch.core.config import DEFAULT_CONFIG_ENV, Config, ConfigError, SourceConfig, load_config, resolve_secrets
 from crisiswatch.core.model import Author, Engagement, Post
 
@@ -84,17 +90,28 @@ class CrisisSpider(scrapy.Spider):
     """
 
     default_base_url: str = ""
+    text_kind: TextKind = "html"
+    """What the platform's post text holds (see ``crawlers.normalise.TextKind``): declare it."""
+    title_kind: TextKind = "plain"
 
-    def __init__(self, source: str | None = None, config: str | None = None, **kwargs: Any):
+    def __init__(self, source: str | None = None, config: str | None = None, base_url: str | None = None,
+                 **kwargs: Any):
+        """``base_url`` (``-a base_url=``) replaces the source's for this run: the probe points a
+        configured source at a recorded copy of the platform with it."""
         super().__init__(**kwargs)
         try:
             self.config: Config = load_config(config or os.environ.get(DEFAULT_CONFIG_ENV))
         except ConfigError as exc:
             raise ValueError(f"cannot start the {self.name} spider: invalid config:\n{exc}") from None
         self.source_config = self._pick_source(source)
+        if base_url:
+            self.source_config = self.source_config.model_copy(update={"base_url": base_url})
         self.source = self.source_config.name
         self.base_url = (self.source_config.base_url or self.default_base_url).rstrip("/")
         self.errors: list[str] = []
+        self.parse_reports: list[str] = []
+        """Pages that lost more than a small share of their items: which field, how many, a sample."""
+        self._page: PageTally | None = None
         self.posts_yielded = 0
         self.followers: dict[str, int | None] = {}
         """Author id -> follower count, for platforms whose listings lack it (one look-up per crawl)."""
@@ -200,6 +217,7 @@ class CrisisSpider(scrapy.Spider):
 
     def _dispatch(self, response: Response, handler: Callable[..., Iterable[Any]], walk: Walk,
                   context: dict[str, Any]) -> Iterator[Any]:
+        self._page = tally = PageTally(response.url)
         try:
             outputs = list(handler(response, walk, **context))
         except Exception as exc:  # noqa: BLE001 - any parse failure skips the page, never the crawl
@@ -207,8 +225,10 @@ class CrisisSpider(scrapy.Spider):
             self.count_error(f"{response.url}: {type(exc).__name__}: {exc}")
             outputs = []
         else:
-            if getattr(self, "crawler", None) is not None:
-                self.crawler.stats.inc_value("crisiswatch/pages")
+            self.inc_stat("crisiswatch/pages")
+        finally:
+            self._page = None
+        self._judge_page(tally)
         walk.pending -= 1
         # Requests first: the next page downloads while this page's posts go through the pipelines.
         yield from (o for o in outputs if isinstance(o, scrapy.Request))
@@ -246,6 +266,23 @@ class CrisisSpider(scrapy.Spider):
             log.warning("%s: cursor '%s' kept at %s because a page failed", self.source, walk.key, walk.since)
         elif walk.newest is not None and walk.newest != walk.since:
             yield CursorUpdate(key=walk.key, value=walk.newest, after=self.posts_yielded)
+
+    def inc_stat(self, key: str, count: int = 1) -> None:
+        if getattr(self, "crawler", None) is not None:  # parsers also run outside a crawl, in unit tests
+            self.crawler.stats.inc_value(key, count)
+
+    def _judge_page(self, tally: PageTally) -> None:
+        """Count a page's unreadable items; report the page when it lost more than a small share."""
+        if not tally.failed:
+            return
+        self.inc_stat("crisiswatch/parse_failures", tally.failed)
+        if tally.unreadable:
+            self.inc_stat("crisiswatch/unreadable_pages")
+        report = tally.report()
+        if report is not None:
+            if len(self.parse_reports) < MAX_ERROR_MESSAGES:
+                self.parse_reports.append(report)
+            log.error("%s: %s", self.source, report)
 
     def count_error(self, message: str) -> None:
         if getattr(self, "crawler", None) is not None:  # parsers also run outside a crawl, in unit tests
@@ -287,26 +324,34 @@ class CrisisSpider(scrapy.Spider):
             return post
         return post.model_copy(update={"author": post.author.model_copy(update={"followers": count})})
 
-    def post_or_none(self, build: Callable[[], Post | None], where: str) -> Post | None:
-        """Build one post; a missing or malformed field skips (and counts) that post only."""
+    def post_or_none(self, build: Callable[[], Post | None], where: str, item: Any = None) -> Post | None:
+        """Build one post; a missing or malformed field skips (and counts) that post only.
+
+        Every item of a page should come through here (give ``item``, the platform's own
+        record, for the sample a parse report shows), so the page's tally is complete."""
+        tally = self._page
+        if tally is not None:
+            tally.items += 1
         try:
             return build()
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, ValidationError) as exc:
-            detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-            self.count_error(f"{where}: skipped a malformed post ({detail})")
+            field_name, detail = broken_field(exc)
+            if tally is not None:
+                tally.fail(field_name, detail, item)
+            self.count_error(f"{where}: skipped a malformed post (field {field_name}: {detail})")
             return None
 
     def make_post(self, native_id: str | int, created_at: datetime, text: str, *, url: str | None = None,
                   title: str | None = None, language: str | None = None, author: Author | None = None,
                   engagement: Engagement | None = None, parent: str | None = None, thread: str | None = None,
-                  raw: dict[str, Any] | None = None) -> Post:
+                  raw: dict[str, Any] | None = None, rating: int | None = None) -> Post:
         native = str(native_id).strip()
         if not native:
             raise ValueError("empty native id")
         return Post(
             id=f"{self.source}:{native}", source=self.source, url=url, text=text or "", title=title or None,
             language=language or None, created_at=created_at, author=author or Author(),
-            engagement=engagement or Engagement(),
+            engagement=engagement or Engagement(), rating=rating,
             parent_id=f"{self.source}:{parent}" if parent else None,
             thread_id=f"{self.source}:{thread}" if thread else None,
             raw=raw if self.source_config.keep_raw else None,
@@ -335,7 +380,7 @@ class CrisisSpider(scrapy.Spider):
         and skipped. ``cursor(item, post)`` gives an item's cursor value (default: post time)."""
         accepted, reached = [], False
         for item in items:
-            post = self.post_or_none(lambda: build(item), where)
+            post = self.post_or_none(lambda: build(item), where, item)
             if post is None:
                 continue
             value = cursor(item, post) if cursor else time_cursor(post.created_at)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime, timezone
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
@@ -19,7 +21,34 @@ _MULTIPLIER = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "千": 1_0
                "w": 10_000, "亿": 100_000_000, "億": 100_000_000}
 
 
+TextKind = Literal["html", "markdown", "plain"]
+"""What a platform field holds, decided per platform and field (never guessed from the text):
+
+- ``html``: markup (Mastodon ``content``, Telegram message HTML, Hacker News comments, Weibo):
+  tags removed, entities decoded, paragraphs and ``<br>`` become line breaks.
+- ``markdown``: Markdown source (Reddit ``selftext``/``body``): angle-bracket text is the
+  author's (a traceback's ``<module>``, a quoted ``<div class="titlebox">``) and stays;
+  entities are decoded, because Markdown renders ``&amp;`` as ``&``.
+- ``plain``: literal text (Bluesky ``text``, titles): kept as it is, only whitespace tidied.
+"""
+TEXT_KINDS: tuple[str, ...] = ("html", "markdown", "plain")
+
+
+def clean_text(text: str | None, kind: TextKind) -> str:
+    """The stored plain form of a field whose kind the caller knows; see ``TextKind``."""
+    if not text:
+        return ""
+    if kind == "html":
+        return html_to_text(text)
+    if kind == "markdown":
+        return normalise_whitespace(html.unescape(text))
+    if kind == "plain":
+        return normalise_whitespace(text)
+    raise ValueError(f"unknown text kind {kind!r} (one of {', '.join(TEXT_KINDS)})")
+
+
 def looks_like_html(text: str) -> bool:
+    """A guess, kept for diagnostics (the probe); normalisation never uses it."""
     return bool(_LOOKS_LIKE_HTML.search(text))
 
 

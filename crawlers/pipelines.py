@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timezone
 
 from crawlers.items import CursorUpdate, Skipped
-from crawlers.normalise import canonical_url, html_to_text, looks_like_html, normalise_whitespace
+from crawlers.normalise import TextKind, canonical_url, clean_text
 from crisiswatch.core.model import CrawlHealth, Post
 from crisiswatch.core.watchlist import WatchlistMatcher
 
@@ -20,16 +20,32 @@ log = logging.getLogger(__name__)
 
 
 class NormalisePipeline:
-    """Plain text (HTML removed), tidy whitespace, canonical links; times are UTC by the model."""
+    """Plain text, tidy whitespace, canonical links; times are UTC by the model.
+
+    How a text is cleaned depends on what the platform's field holds (``TextKind``), which
+    the spider declares (``text_kind``, ``title_kind``): a guess from the text itself once
+    stripped a traceback's ``<module>`` from a Reddit post. Built without a crawler (tests),
+    it takes the kinds as arguments.
+    """
+
+    def __init__(self, text_kind: TextKind = "html", title_kind: TextKind = "plain"):
+        self.text_kind, self.title_kind = text_kind, title_kind
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001, ANN206
+        spider = crawler.spidercls
+        return cls(getattr(spider, "text_kind", "html"), getattr(spider, "title_kind", "plain"))
+
+    @classmethod
+    def for_spider(cls, spider) -> "NormalisePipeline":  # noqa: ANN001
+        return cls(spider.text_kind, spider.title_kind)
 
     def process_item(self, item):  # noqa: ANN001, ANN201
         if not isinstance(item, Post):
             return item
-        text = html_to_text(item.text) if looks_like_html(item.text) else normalise_whitespace(item.text)
-        title = item.title
-        if title is not None:
-            title = html_to_text(title) if looks_like_html(title) else normalise_whitespace(title)
-        return item.model_copy(update={"text": text, "title": title or None, "url": canonical_url(item.url)})
+        title = clean_text(item.title, self.title_kind) if item.title is not None else None
+        return item.model_copy(update={"text": clean_text(item.text, self.text_kind), "title": title or None,
+                                       "url": canonical_url(item.url)})
 
 
 class WatchlistPipeline:
@@ -176,11 +192,16 @@ class StorePipeline:
         stats = self.crawler.stats
         pages = stats.get_value("crisiswatch/pages", 0)
         errors = stats.get_value("crisiswatch/errors", 0)
+        unreadable = stats.get_value("crisiswatch/unreadable_pages", 0)
         stopped = reason != "finished"  # shutdown (Ctrl-C, a time limit), closespider_* ...
         status = "ok" if not errors and not stopped else ("failed" if pages == 0 else "partial")
-        message = "; ".join(spider.errors)
+        if unreadable and status != "failed":
+            status = "parse_failed"  # fetched, but not one item of a page could be read: not "nothing new"
+        message = "; ".join([*getattr(spider, "parse_reports", []), *spider.errors])
         if stopped:
             message = f"stopped before the end ({reason}); {message}".rstrip("; ")
         return CrawlHealth(source=spider.source, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
                            pages=pages, items=self.written, errors=errors, newest_post_at=self.newest,
-                           status=status, message=message[:2000])
+                           status=status, message=message[:2000],
+                           parse_failures=stats.get_value("crisiswatch/parse_failures", 0),
+                           unreadable_pages=unreadable)

@@ -27,8 +27,13 @@ GRACE_S = 20
 """After its time limit a crawl gets this long to finish the requests in flight and record its health."""
 
 
-def crawl_command(platform: str, source: str, config_path: str, settings: dict[str, Any] | None = None) -> list[str]:
+def crawl_command(platform: str, source: str, config_path: str, settings: dict[str, Any] | None = None,
+                  arguments: dict[str, str | None] | None = None) -> list[str]:
+    """The crawl's command line; ``arguments`` are extra spider arguments (``-a``), None ones left out."""
     command = [sys.executable, "-m", "scrapy", "crawl", platform, "-a", f"source={source}", "-a", f"config={config_path}"]
+    for key, value in (arguments or {}).items():
+        if value is not None:
+            command += ["-a", f"{key}={value}"]
     for key, value in (settings or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         command += ["-s", f"{key}={text}"]

@@ -174,7 +174,7 @@ def to_post_filter(rule_filter: RuleFilter, watchlist: str | None = None) -> Pos
     return PostFilter(watchlists=watchlists, sources=tup(rule_filter.sources), languages=tup(rule_filter.languages),
                       sentiments=tup(rule_filter.sentiments), emotions=tup(rule_filter.emotions),
                       categories=tup(rule_filter.categories), text=rule_filter.text,
-                      min_followers=rule_filter.min_followers)
+                      min_followers=rule_filter.min_followers, ratings=tup(rule_filter.ratings))
 
 
 def post_snapshot(post: Post) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from crisiswatch.core.store.base import PostFilter, parse_text_query
+from crisiswatch.core.store.base import PostFilter
 
 from alerts.detectors.base import RuleContext
 
@@ -47,9 +47,10 @@ def _any_of(terms: tuple[str, ...], within: str | None) -> str:
 
 
 def text_query(variants: list[str], within: str | None) -> str:
-    """Any of ``variants`` (each a phrase), combined with every alternative of ``within``."""
-    base = parse_text_query(within) if within else [[]]
-    return " OR ".join(" ".join(f'"{t}"' for t in [*alt, v]) for alt in base for v in variants)
+    """Any of ``variants`` (each a phrase) among the posts of the query ``within`` (the rule's
+    own text filter, in the store's query language: NOT, fields and groups included)."""
+    phrases = " OR ".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in variants)
+    return f"({within}) AND ({phrases})" if within else phrases
 
 
 def negative_only(ctx: RuleContext, flt: PostFilter) -> PostFilter:

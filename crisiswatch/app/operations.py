@@ -31,7 +31,8 @@ class SourceHealth:
     platform: str
     status: str
     """``ok``, ``failing`` (the last crawls failed), ``stale`` (quiet for longer than
-    ``stale_after()``) or ``never crawled``."""
+    ``stale_after()``), ``parse failure`` (the last crawl fetched pages but could not read
+    their items: the platform changed its format) or ``never crawled``."""
     last_crawl_at: str | None
     last_items: int | None
     failed_in_a_row: int
@@ -72,6 +73,9 @@ def _health(source: SourceConfig, history: list[Any], now: datetime) -> SourceHe
     elif is_stale(source, history[0].finished_at, now):
         row.status = "stale"
         row.detail = f"no crawl for {as_utc(now) - as_utc(history[0].finished_at)} (allowed: {source.stale_after()})"
+    elif history[0].status == "parse_failed":
+        row.status = "parse failure"
+        row.detail = f"{history[0].parse_failures} items unreadable: {history[0].message}"
     return row
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -271,6 +271,8 @@ class RuleFilter(_Section):
     categories: list[str] | None = None
     text: str | None = None
     min_followers: int | None = None
+    ratings: list[Annotated[int, Field(ge=1, le=5)]] | None = None
+    """Only reviews with one of these star ratings, e.g. ``[1, 2]`` for a one-star wave."""
 
 
 class RuleConfig(_Section):

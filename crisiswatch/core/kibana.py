@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from crisiswatch.core.store.base import PostFilter, parse_text_query
+from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.es_query import LABEL_FIELDS
+from crisiswatch.core.store.query import And, Label, Node, Not, Term, parse_query, script_variants
 
 POSTS_DATA_VIEW_ID = "crisiswatch-posts"
 INCIDENTS_DATA_VIEW_ID = "crisiswatch-incidents"
@@ -74,6 +76,20 @@ def _kql_time(value: datetime) -> str:
     return _kql_string(value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"))
 
 
+def _kql_node(node: Node) -> str:
+    """One node of the store's query tree as KQL, with the meaning the stores give it."""
+    if isinstance(node, Term):
+        fields = (f"{node.field}.substring",) if node.field else ("text.substring", "title.substring")
+        matches = [_kql_contains(field_name, variant) for variant in script_variants(node.text) for field_name in fields]
+        return "(" + " or ".join(matches) + ")"
+    if isinstance(node, Label):
+        return f"{LABEL_FIELDS[node.field]}:{_kql_string(str(node.value))}"
+    if isinstance(node, Not):
+        return f"not {_kql_node(node.item)}"
+    joiner = " and " if isinstance(node, And) else " or "
+    return "(" + joiner.join(_kql_node(item) for item in node.items) + ")"
+
+
 def filter_to_kql(filter: PostFilter) -> str:
     """The KQL query selecting the same posts as ``filter`` does in the Elasticsearch store
     (text terms as case-insensitive substrings of ``text`` or ``title``)."""
@@ -81,16 +97,13 @@ def filter_to_kql(filter: PostFilter) -> str:
     for values, field_name in ((filter.watchlists, "watchlists"), (filter.sources, "source"),
                                (filter.languages, "effective_language"),
                                (filter.sentiments, "enrichment.sentiment"), (filter.emotions, "enrichment.emotion"),
-                               (filter.categories, "enrichment.category"), (filter.topic_ids, "enrichment.topic_id")):
+                               (filter.categories, "enrichment.category"), (filter.topic_ids, "enrichment.topic_id"),
+                               (filter.ratings, "rating")):
         if values is not None:
             parts.append(_kql_any(field_name, values))
-    if filter.text:
-        alternatives = [
-            " and ".join(f"({_kql_contains('text.substring', t)} or {_kql_contains('title.substring', t)})"
-                         for t in terms)
-            for terms in parse_text_query(filter.text)]
-        if alternatives:
-            parts.append("(" + " or ".join(f"({a})" for a in alternatives) + ")")
+    node = parse_query(filter.text)
+    if node is not None:
+        parts.append(_kql_node(node))
     if filter.min_followers is not None:
         parts.append(f"reach >= {filter.min_followers}")
     if filter.since is not None:

@@ -88,6 +88,9 @@ class Post(_Model):
     """The author and their reach."""
     engagement: Engagement = Field(default_factory=Engagement)
     """Likes, shares, replies and views at collection time."""
+    rating: int | None = Field(default=None, ge=1, le=5)
+    """Stars (1-5) a review gives (app store reviews); None for posts that rate nothing. A
+    wave of one-star reviews is a crisis signal of its own, so rules can filter on it."""
     parent_id: str | None = None
     """Post id (same ``<source>:<native id>`` form) this one replies to, if any."""
     thread_id: str | None = None
@@ -296,8 +299,13 @@ class CrawlHealth(_Model):
     newest_post_at: UtcDatetime | None = None
     """Creation time of the newest post seen."""
     status: str = "ok"
-    """ok, partial (some errors) or failed."""
+    """ok, partial (some errors), failed (nothing could be fetched or read), or parse_failed
+    (a page was fetched but none of its items could be read: the platform changed its format)."""
     message: str = ""
+    parse_failures: int = 0
+    """Items the spider fetched but could not read (also counted in ``errors``)."""
+    unreadable_pages: int = 0
+    """Pages with items of which not one could be read."""
 
     @property
     def duration_s(self) -> float:

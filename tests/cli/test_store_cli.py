@@ -112,3 +112,57 @@ def test_corrupt_store_is_one_clear_error(workdir: Path) -> None:
     message = " ".join(result.stderr.split())  # rich may wrap long lines
     assert "data/cw.db" in message and "not a usable crisiswatch SQLite database" in message
     assert "Traceback" not in result.stderr + result.stdout
+
+
+# ---- issue 12: the query language on the command line, and ingest reports -----------------
+@pytest.mark.parametrize("query", ['"', '""', "OR", "(and", "acme AND"])
+def test_a_query_that_cannot_be_parsed_exits_2_with_the_position(workdir: Path, query: str) -> None:
+    run("ingest", "posts.jsonl")
+    result = run("search", query)
+    assert result.exit_code == 2, result.stdout  # before: every post was listed
+    assert "position" in result.stderr and "^" in result.stderr and "matching posts" not in result.stdout
+
+
+def test_search_operators_and_negation_from_the_shell(workdir: Path) -> None:
+    run("ingest", "posts.jsonl")
+
+    def ids(*args: str) -> list[str]:
+        result = run("search", *args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return sorted(json.loads(row)["id"] for row in result.stdout.splitlines())
+
+    assert ids("召回 OR recall") == ["reddit:2", "weibo:1"]
+    assert ids("-recall") == ["weibo:1", "weibo:3"]          # a leading dash is a query word, not an option
+    after_dashes = CliRunner().invoke(app, ["search", "--json", "--config", "cw.yaml", "--", "-recall"])
+    assert sorted(json.loads(row)["id"] for row in after_dashes.stdout.splitlines()) == ["weibo:1", "weibo:3"]
+    assert ids("(召回", "OR", "recall)", "-source:weibo") == ["reddit:2"]  # unquoted words are one query
+    assert ids("-n", "1", "-sentiment:positive") == ["weibo:1"]          # options still work around it
+    assert ids("source:reddit OR sentiment:positive") == ["reddit:2", "weibo:3"]
+    assert run("search", " ").exit_code == 2
+
+
+def test_export_refuses_a_query_that_cannot_be_parsed(workdir: Path) -> None:
+    result = run("export", "--query", "recall OR")
+    assert result.exit_code == 2 and "position 8" in result.stderr
+
+
+def test_ingest_summary_reports_warnings_and_accepts_native_ids(workdir: Path) -> None:
+    future = (NOW + timedelta(hours=3)).isoformat()
+    (workdir / "odd.jsonl").write_text("\n".join([
+        json.dumps({"id": "1", "source": "twitter", "text": "plain", "created_at": NOW.isoformat()}),
+        json.dumps({"id": "2", "text": "native id", "created_at": NOW.isoformat()}),
+        json.dumps({"id": "1", "source": "twitter", "text": "again", "created_at": NOW.isoformat()}),
+        json.dumps({"id": "3", "source": "twitter", "text": "x" * 200_000, "created_at": NOW.isoformat()}),
+        json.dumps({"id": "4", "source": "twitter", "text": "ahead", "created_at": future}),
+        json.dumps({"id": "5", "source": "twitter", "text": "epoch", "timestamp": 1e20}),
+    ]) + "\n", encoding="utf-8")
+    result = run("ingest", "odd.jsonl", "--source", "twitter", "--problems", "problems.txt")
+    assert result.exit_code == 1  # one line skipped
+    assert "6 lines, 4 posts imported, 1 skipped" in result.stdout
+    assert "1 duplicate ids" in result.stdout and "1 dated in the future" in result.stdout
+    assert "1 texts truncated" in result.stdout
+    assert "odd.jsonl:3: warning: post id twitter:1 already on line 1" in result.stderr
+    assert "odd.jsonl:6: " in result.stderr and "out of range" in result.stderr
+    assert (workdir / "problems.txt").read_text(encoding="utf-8").count("odd.jsonl:") == 4
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["source"] == {"twitter": 4}

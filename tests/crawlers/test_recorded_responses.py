@@ -183,7 +183,8 @@ def test_weibo_user_timeline_pinned_post_does_not_stop_paging(tmp_path):
 
 
 def test_bilibili_view_replies_nested_and_follower_lookup(tmp_path):
-    spider = spider_for(BilibiliSpider, tmp_path, targets={"videos": ["BV1Zf4y1z7Aa"]})
+    spider = spider_for(BilibiliSpider, tmp_path, targets={"videos": ["BV1Zf4y1z7Aa"]},
+                        options={"reply_endpoint": "page"})  # the older paged endpoint
     _, (page,) = run(spider.parse_view, recorded("https://example.test/x/web-interface/view?bvid=BV1Zf4y1z7Aa",
                                                   "bilibili_view.json"), video="BV1Zf4y1z7Aa")
     assert "oid=170001234" in page.url and "sort=0" in page.url

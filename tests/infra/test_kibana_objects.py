@@ -245,6 +245,16 @@ def test_kql_escapes_query_syntax_in_terms():
     assert filter_to_kql(PostFilter()) == ""
 
 
+def test_kql_link_keeps_negation_and_fields_of_a_rule_query():
+    """An alert whose rule filter says ``recall -sentiment:positive NOT refund`` opens Kibana on
+    the same posts, not on every post that mentions recall."""
+    kql = filter_to_kql(PostFilter(text="recall -sentiment:positive NOT refund OR source:weibo"))
+    assert kql == ('(((text.substring:*recall* or title.substring:*recall*) and not enrichment.sentiment:"positive"'
+                   ' and not (text.substring:*refund* or title.substring:*refund*)) or source:"weibo")')
+    fields = {match.group(1) for match in KQL_FIELD.finditer(kql)}
+    assert fields <= _fields(TEMPLATES["crisiswatch-posts"]["template"]["mappings"])
+
+
 # ---- kibana import over HTTP ----------------------------------------------------------
 class _KibanaReceiver(BaseHTTPRequestHandler):
     received: list[tuple[str, dict, bytes]] = []

@@ -265,8 +265,16 @@ class StoreContract:
         assert varied.count_posts(flt) == len(expected)
         assert set(ids(varied.search(flt))) == expected
 
+    def test_star_ratings_filter_reviews_and_round_trip(self, store: Store) -> None:
+        store.upsert_posts([post("1", "crashes", source="appstore", rating=1), post("2", "meh", source="appstore", rating=3),
+                            post("3", "bad", source="appstore", rating=2), post("4", "no stars", source="weibo")])
+        assert set(ids(store.search(PostFilter(ratings=(1, 2))))) == {"appstore:1", "appstore:3"}
+        assert store.count_posts(PostFilter(ratings=(5,))) == 0
+        assert store.count_posts(PostFilter(ratings=(1, 2), sources=("appstore",))) == 2
+        assert [p.rating for p in store.get_posts(["appstore:2", "weibo:4"])] == [3, None]
+
     @pytest.mark.parametrize("name", ["watchlists", "sources", "languages", "sentiments", "emotions", "categories",
-                                      "topic_ids"])
+                                      "topic_ids", "ratings"])
     def test_empty_tuple_matches_nothing(self, varied: Store, name: str) -> None:
         assert varied.count_posts(PostFilter(**{name: ()})) == 0
 

@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
 FULL_FILTER = PostFilter(watchlists=("acme",), sources=("weibo", "mastodon"), languages=("zh",),
                          sentiments=("negative",), emotions=("anger",), categories=("product quality",),
-                         topic_ids=(3,), text='(召回 OR recall) "food poisoning" -test title:acme source:weibo topic:3', min_followers=100,
+                         topic_ids=(3,), min_followers=100,
+                         text='(召回 OR recall) "food poisoning" -test title:acme source:weibo topic:3 -lang:en',
                          since=T0, until=T0 + timedelta(days=1))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -165,3 +165,105 @@ def test_export_csv_is_readable_by_a_spreadsheet_parser(store: SqliteStore) -> N
     assert rows[0]["text"] == 'comma, "quote"\nnewline 召回'
     assert (rows[0]["sentiment"], rows[0]["sentiment_score"], rows[0]["language"]) == ("negative", "-0.5", "zh")
     assert (rows[0]["followers"], rows[0]["likes"], rows[0]["shares"], rows[0]["watchlists"]) == ("5", "2", "", "a;b")
+
+
+# ---- hostile and odd input (issue 12, items 7-9) -------------------------------------------
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def record(native: str, **fields: object) -> str:
+    return json.dumps({"id": f"weibo:{native}", "source": "weibo", "text": f"post {native}",
+                       "created_at": "2026-03-01T08:00:00Z", **fields}, ensure_ascii=False)
+
+
+def test_a_huge_epoch_and_a_lone_surrogate_lose_nothing_else(tmp_path: Path, store: SqliteStore) -> None:
+    path = write_lines(tmp_path / "bad.jsonl", record("1"),
+                       json.dumps({"mid": "2", "content": "loose record", "timestamp": 1e20}),
+                       record("3", created_at=1e20), '{"id": "weibo:4", "source": "weibo", '
+                       '"text": "bad \\ud800 char", "created_at": "2026-03-01T08:00:00Z"}', record("5"))
+    summary = ingest_jsonl(store, path, now=NOW)
+    assert {p.id for p in store.iter_posts()} == {"weibo:1", "weibo:4", "weibo:5"}
+    reasons = {e.line: e.reason for e in summary.errors}
+    assert summary.skipped == 2 and {2, 3} <= set(reasons)
+    assert "out of range" in reasons[2] and "created_at" in reasons[2] and "created_at" in reasons[3]
+    assert "U+FFFD" in reasons[4]  # kept, with the broken character replaced, and said so
+    assert store.get_posts(["weibo:4"])[0].text == "bad \ufffd char"
+
+
+class _Refusing(SqliteStore):
+    """A store that refuses one post the way a backend refuses a bad document."""
+
+    def upsert_posts(self, posts):  # noqa: ANN001, ANN201
+        posts = list(posts)
+        if any(p.id == "weibo:poison" for p in posts):
+            raise ValueError("the backend cannot store this document")
+        return super().upsert_posts(posts)
+
+
+def test_a_post_the_store_refuses_does_not_lose_its_batch(tmp_path: Path) -> None:
+    lines = [record(str(k)) for k in range(40)]
+    lines[17] = record("poison")
+    path = write_lines(tmp_path / "batch.jsonl", *lines)
+    with _Refusing(tmp_path / "r.db") as store:
+        summary = ingest_jsonl(store, path, now=NOW, batch_size=1000)
+        assert store.count_posts() == 39
+    refused = [e for e in summary.errors if e.kind == "refused"]
+    assert [(e.line, e.skipped) for e in refused] == [(18, True)]
+    assert "weibo:poison" in refused[0].reason and "cannot store" in refused[0].reason
+
+
+def test_a_native_id_with_a_source_is_accepted(tmp_path: Path, store: SqliteStore) -> None:
+    path = write_lines(
+        tmp_path / "plain.jsonl",
+        json.dumps({"id": "1", "source": "twitter", "text": "plain", "created_at": "2026-03-01T08:00:00Z"}),
+        json.dumps({"id": 2, "text": "native id, --source", "created_at": "2026-03-01T08:00:00Z"}),
+        json.dumps({"id": "3", "source": "twitter", "text": "x", "created_at": "2026-03-01T08:00:00Z",
+                    "engagement": {"likes": 4}}),
+    )
+    summary = ingest_jsonl(store, path, default_source="twitter", now=NOW)
+    assert summary.errors == []
+    assert {p.id for p in store.iter_posts()} == {"twitter:1", "twitter:2", "twitter:3"}
+    assert store.get_posts(["twitter:3"])[0].engagement.likes == 4
+
+
+@pytest.mark.parametrize(("line", "advice"), [
+    ('{"source": "weibo", "text": "x", "created_at": "2026-03-01T08:00:00Z"}', 'add "id"'),
+    ('{"id": "weibo:1", "text": "x"}', 'add "created_at"'),
+    ('{"id": "weibo:1", "text": "x", "created_at": "soon"}', "ISO 8601"),
+    ("{'id': 1}", "one JSON object per line"),
+    ('[1, 2]', "{...}"),
+    (b'{"id": "weibo:1", "text": "\xb7\xa3"}', "re-encode"),
+])
+def test_a_rejected_line_says_how_to_fix_it(tmp_path: Path, line: str | bytes, advice: str) -> None:
+    report = read_jsonl(write_lines(tmp_path / "one.jsonl", line))
+    assert len(report.errors) == 1 and advice in report.errors[0].reason
+
+
+def test_future_absurd_huge_and_duplicate_posts_are_reported(tmp_path: Path, store: SqliteStore) -> None:
+    huge = "召" * 3_000_000
+    path = write_lines(
+        tmp_path / "odd.jsonl",
+        record("ok"),
+        record("skew", created_at=(NOW + timedelta(minutes=5)).isoformat()),     # within the clock skew
+        record("local", created_at=(NOW + timedelta(hours=8)).isoformat()),     # local time read as UTC
+        record("2099", created_at="2099-01-01T00:00:00Z"),
+        record("year1", created_at="0001-01-01T00:00:00Z"),
+        record("epoch0", created_at=0),
+        record("huge", text=huge),
+        record("ok", text="second copy"),
+    )
+    summary = ingest_jsonl(store, path, now=NOW)
+    stored = {p.id: p for p in store.iter_posts()}
+    assert set(stored) == {"weibo:ok", "weibo:skew", "weibo:local", "weibo:huge"}
+    by_line = {e.line: e for e in summary.errors}
+    assert set(by_line) == {3, 4, 5, 6, 7, 8}
+    assert by_line[3].kind == "future" and not by_line[3].skipped and "UTC offset" in by_line[3].reason
+    assert by_line[4].skipped and "future" in by_line[4].reason
+    assert by_line[5].skipped and "before 1990" in by_line[5].reason
+    assert by_line[6].skipped and "1970-01-01" in by_line[6].reason
+    assert by_line[7].kind == "truncated" and not by_line[7].skipped
+    text = stored["weibo:huge"].text
+    assert len(text) < 101_000 and text.startswith("召" * 1000) and "truncated" in text and "2900000" in text
+    assert by_line[8].kind == "duplicate" and "line 1" in by_line[8].reason
+    assert stored["weibo:ok"].text == "second copy"  # the later line wins, as the report says
+    assert (summary.future, summary.truncated, summary.duplicates, summary.skipped) == (1, 1, 1, 3)

@@ -28,6 +28,8 @@ def app_of(post: Post) -> str:
 
 
 def rating_of(post: Post) -> int:
+    if post.rating is not None:
+        return post.rating
     raw = post.raw or {}
     rating = raw.get("rating") or raw.get("im:rating")
     return int(rating) if isinstance(rating, (int, str)) and str(rating).isdigit() else 3

@@ -1,8 +1,11 @@
-"""Bilibili's web API: video info (``/x/web-interface/view``), comments (``/x/v2/reply``)
-with ``pn``/``ps`` paging, and follower counts (``/x/relation/stat``)."""
+"""Bilibili's web API: video info (``/x/web-interface/view``), comments through the
+maintained ``/x/v2/reply/main`` (``mode=2`` newest first, ``next``/``data.cursor`` paging by
+floor number) and the older ``/x/v2/reply`` (``pn``/``ps`` paging), and follower counts
+(``/x/relation/stat``)."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime
 from typing import Any
@@ -92,29 +95,62 @@ def handle(catalog: Catalog, now: datetime, method: str, path: str, query: dict[
                 return _ok({"mid": int(vmid), "following": 50, "whisper": 0, "black": 0,
                             "follower": catalog.author_followers(PLATFORM, post) or 0})
         return _ok({"mid": int(vmid) if vmid.isdigit() else 0, "following": 0, "whisper": 0, "black": 0, "follower": 0})
-    if path != "/x/v2/reply":
+    if path not in ("/x/v2/reply", "/x/v2/reply/main"):
         return _error(-404, "啥都木有")
     try:
         aid = int(one("oid", ""))
     except ValueError:
         return _error(-400, "请求错误")
-    size = max(1, min(int(one("ps", 20)), 49))
-    number = max(1, int(one("pn", 1)))
     visible = catalog.visible(PLATFORM, now, lambda p: aid_of(video_of(p)) == aid)
     top = [p for p in visible if not p.parent_id]
     children: dict[int, list[Post]] = {}
     for post in visible:
         if post.parent_id:
             children.setdefault(native_of_parent(post), []).append(post)
-    chosen = top[(number - 1) * size: number * size]
-    replies = [render_reply(catalog, p, aid, children.get(int(native(p)) if native(p).isdigit() else -1, []))
-               for p in chosen]
+
+    def rendered(chosen: list[Post]) -> list[dict[str, Any]]:
+        return [render_reply(catalog, p, aid, children.get(int(native(p)) if native(p).isdigit() else -1, []))
+                for p in chosen]
+
+    if path == "/x/v2/reply/main":
+        return main_page(top, visible, rendered, int(one("next", 0) or 0), int(one("mode", 3) or 3))
+    size = max(1, min(int(one("ps", 20)), 49))
+    number = max(1, int(one("pn", 1)))
+    replies = rendered(top[(number - 1) * size: number * size])
     return _ok({"page": {"num": number, "size": size, "count": len(top), "acount": len(visible)},
                 "config": {"showtopic": 1, "show_up_flag": True, "read_only": False},
                 "replies": replies or None, "hots": None, "upper": {"mid": 1}, "top": None, "notice": None,
                 "vote": 0, "blacklist": 0, "assist": 0, "mode": 3, "support_mode": [1, 2, 3],
                 "folder": {"has_folded": False, "is_folded": False, "rule": ""}, "lottery_card": None,
                 "show_bvid": True, "control": {"input_disable": False, "root_input_text": "发一条友善的评论"}})
+
+
+MAIN_PAGE = 20
+"""``/x/v2/reply/main`` answers 20 replies a page."""
+
+
+def main_page(top: list[Post], visible: list[Post], rendered: Any, cursor: int, mode: int) -> Reply:
+    """``/x/v2/reply/main`` newest first (mode 2): replies are numbered by floor, oldest 1;
+    ``next=0`` starts at the newest, ``next=N`` at floor N, and ``cursor.next`` names the floor
+    the following page starts at."""
+    if mode != 2:
+        return _error(-400, "请求错误")  # the replay serves the time order only
+    floors = len(top)
+    start = floors if cursor <= 0 else min(cursor, floors)
+    first = floors - start  # index in the newest-first list
+    chosen = top[first: first + MAIN_PAGE]
+    following = start - len(chosen)
+    return _ok({
+        "cursor": {"is_begin": cursor <= 0, "prev": start, "next": following, "is_end": following < 1,
+                   "mode": 2, "mode_text": "", "all_count": len(visible), "support_mode": [2, 3], "name": "最新评论",
+                   "pagination_reply": {"next_offset": json.dumps({"type": 3, "direction": 1,
+                                                                   "Data": {"cursor": following}})},
+                   "session_id": ""},
+        "replies": rendered(chosen), "top": {"admin": None, "upper": None, "vote": None}, "top_replies": [],
+        "upper": {"mid": 1}, "notice": None, "vote": 0, "blacklist": 0, "assist": 0, "lottery_card": None,
+        "config": {"showtopic": 1, "show_up_flag": True, "read_only": False}, "show_bvid": True,
+        "folder": {"has_folded": False, "is_folded": False, "rule": ""},
+        "control": {"input_disable": False, "root_input_text": "发一条友善的评论"}, "note": 1})
 
 
 def source(catalog: Catalog, base_url: str) -> dict[str, Any]:

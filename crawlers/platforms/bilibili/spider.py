@@ -1,16 +1,31 @@
-"""Bilibili video comments through the reply API (``/x/v2/reply``), newest first.
+"""Bilibili video comments through the reply API, newest first, the pinned reply included.
 
 Targets: ``videos``: BV ids (``BV1xx411c7mD``) or numeric aids (``av170001``). The reply
-API wants the aid, so a BV id is first resolved once with ``/x/web-interface/view``. Pages are ``pn=1,2,...`` of
-``ps`` replies (``data.page.count`` says how many there are); ``code`` other than 0 is an
-error with Bilibili's message. The reply API gives no follower counts, so each new
-commenter's count is asked once per crawl from ``/x/relation/stat?vmid=<mid>``
-(``options.follower_lookup: false`` turns that off). Replies nested under a reply
-(``replies``) are collected too. The cursor is the newest ``ctime``.
+API wants the aid, so a BV id is first resolved once with ``/x/web-interface/view``.
+
+Two reply endpoints, both answered as ``{"code": 0, "data": {...}}`` (``code`` other than 0
+is an error with Bilibili's message):
+
+- ``/x/v2/reply/main?type=1&oid=<aid>&mode=2&next=<n>``, the one the site's own client uses
+  and Bilibili maintains (preferred, ``options.reply_endpoint: main``): ``mode=2`` is newest
+  first; pages follow ``data.cursor.next`` until ``data.cursor.is_end``; there is no
+  ``data.page``. When it is refused (``code`` -403/-352: it wants a signed request) the walk
+  carries on with the older endpoint.
+- ``/x/v2/reply?type=1&oid=<aid>&sort=0&pn=<n>&ps=<size>`` (``reply_endpoint: page``):
+  pages ``pn=1,2,...`` of ``ps`` replies, ``data.page.count`` says how many there are.
+
+The pinned reply, often the brand's own statement, is not in ``replies``: it is
+``data.upper.top`` (old endpoint), ``data.top.upper`` / ``data.top_replies`` (main). It is
+collected from the first page like any reply when it is new, and being old by design, it
+never ends the walk. The reply API gives no follower counts, so each new commenter's count
+is asked once per crawl from ``/x/relation/stat?vmid=<mid>`` (``options.follower_lookup:
+false`` turns that off). Replies nested under a reply (``replies``) are collected too. The
+cursor is the newest ``ctime``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,6 +35,24 @@ from scrapy.http import Response
 from crawlers.normalise import from_timestamp, parse_count
 from crawlers.base_spider import CrisisSpider, Walk, time_cursor
 from crisiswatch.core.model import Author, Engagement, Post
+
+log = logging.getLogger(__name__)
+MAIN = "/x/v2/reply/main"
+PAGED = "/x/v2/reply"
+REFUSED_UNSIGNED = {-403, -352}
+"""``code`` of ``/x/v2/reply/main`` when it wants a signed (wbi) request: use the paged endpoint."""
+
+
+def pinned_replies(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pinned replies of a first page, wherever this endpoint puts them, each once."""
+    top = data.get("top") if isinstance(data.get("top"), dict) else {}
+    candidates = [(data.get("upper") or {}).get("top"), top.get("upper"), top.get("admin"),
+                  *(data.get("top_replies") or [])]
+    found: dict[Any, dict[str, Any]] = {}
+    for reply in candidates:
+        if isinstance(reply, dict) and reply.get("rpid") is not None:
+            found.setdefault(reply["rpid"], reply)
+    return list(found.values())
 
 
 class BilibiliSpider(CrisisSpider):
@@ -41,7 +74,7 @@ class BilibiliSpider(CrisisSpider):
             walk = self.new_walk(f"video:{video}", cursors)
             digits = video.lower().removeprefix("av")
             if digits.isdigit():
-                yield self.page(walk, video, digits, 1)
+                yield self.page(walk, video, digits, self.first_page())
             else:
                 yield self.request(self.url("/x/web-interface/view", bvid=video), walk, self.parse_view, video=video)
 
@@ -49,36 +82,60 @@ class BilibiliSpider(CrisisSpider):
         answer = self.json_body(response)
         if answer.get("code") != 0:
             raise ValueError(f"video {video} not found: code={answer.get('code')} {answer.get('message', '')}")
-        yield self.page(walk, video, str(answer["data"]["aid"]), 1)
+        yield self.page(walk, video, str(answer["data"]["aid"]), self.first_page())
 
-    def page(self, walk: Walk, video: str, aid: str, number: int) -> scrapy.Request:
-        url = self.url("/x/v2/reply", type=1, oid=aid, sort=0, pn=number, ps=self.option("page_size", 20))
+    def first_page(self) -> int:
+        return 0 if self.option("reply_endpoint", "main") == "main" else 1
+
+    def page(self, walk: Walk, video: str, aid: str, number: int, endpoint: str | None = None) -> scrapy.Request:
+        """Page ``number`` of the video's replies: the cursor of ``/main`` (0 = newest), or ``pn``."""
+        endpoint = endpoint or self.option("reply_endpoint", "main")
+        if endpoint == "main":
+            url = self.url(MAIN, type=1, oid=aid, mode=2, next=number)
+        else:
+            url = self.url(PAGED, type=1, oid=aid, sort=0, pn=number or 1, ps=self.option("page_size", 20))
         return self.request(url, walk, self.parse_replies, video=video, aid=aid, number=number)
 
     def parse_replies(self, response: Response, walk: Walk, video: str, aid: str, number: int) -> Iterator[Any]:
         answer = self.json_body(response)
+        main = MAIN in response.url
         if answer.get("code") != 0:
+            if main and number == 0 and answer.get("code") in REFUSED_UNSIGNED:
+                log.warning("%s: %s refused (code=%s %s); reading the paged endpoint instead", self.source,
+                            MAIN, answer.get("code"), answer.get("message", ""))
+                yield self.page(walk, video, aid, 1, endpoint="page")
+                return
             raise ValueError(f"Bilibili refused the request: code={answer.get('code')} {answer.get('message', '')}")
-        data = answer["data"]
+        data = answer.get("data") or {}
         walk.pages += 1
         replies = data.get("replies") or []
+        first = number == 0 if main else number <= 1
+        pinned = pinned_replies(data) if first else []
         accepted: list[Post] = []
         reached = False
-        for reply in replies:
-            for item, top in [(reply, True)] + [(sub, False) for sub in reply.get("replies") or []]:
+        for reply, listed in [(r, False) for r in pinned] + [(r, True) for r in replies]:
+            for item, top in [(reply, listed)] + [(sub, False) for sub in reply.get("replies") or []]:
                 post = self.post_or_none(lambda: self.reply_to_post(item, video), response.url)
                 if post is None:
                     continue
                 if self.accept(walk, post, time_cursor(post.created_at)):
                     accepted.append(post)
                 elif top:
-                    reached = True
+                    reached = True  # a listed reply older than the cursor: the rest is known
         yield from self.with_followers(walk, accepted)
+        if not replies or reached or walk.pages >= self.source_config.max_pages:
+            return
+        if main:
+            cursor = data.get("cursor") or {}
+            following = cursor.get("next")
+            if not cursor.get("is_end") and isinstance(following, int) and following > 0 and following != number:
+                yield self.page(walk, video, aid, following, endpoint="main")
+            return
         page = data.get("page") or {}
         total = int(page.get("count") or 0)
         size = int(page.get("size") or len(replies) or 1)
-        if replies and not reached and number * size < total and walk.pages < self.source_config.max_pages:
-            yield self.page(walk, video, aid, number + 1)
+        if number * size < total:
+            yield self.page(walk, video, aid, number + 1, endpoint="page")
 
     def with_followers(self, walk: Walk, posts: list[Post]) -> Iterator[Any]:
         """Yield posts with their authors' follower counts, asking ``relation/stat`` once per author.

@@ -8,12 +8,18 @@ opens a session (``com.atproto.server.createSession``) and sends its access toke
 Follower counts come from profiles, fetched once per author per crawl
 (``app.bsky.actor.getProfiles``, 25 at a time, for search results).
 Cursors are the newest ``indexedAt`` seen per target.
+
+``record.text`` is plain text (text kind ``plain``): links, mentions and tags are byte
+ranges in ``facets``, never markup, so ``<module>`` or ``AT&amp;T`` in a post is what its
+author typed. ``createdAt`` is set by the author's client and can be unreadable; the
+server's ``indexedAt`` then stands in for it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import scrapy
@@ -21,6 +27,7 @@ from scrapy.http import Response
 
 from crawlers.normalise import parse_iso
 from crawlers.base_spider import CrisisSpider, Walk, time_cursor
+from crawlers.parse_report import FieldError, read_field
 from crisiswatch.core.model import Author, Engagement, Post
 
 PROFILE_BATCH = 25
@@ -29,6 +36,7 @@ PROFILE_BATCH = 25
 class BlueskySpider(CrisisSpider):
     name = "bluesky"
     default_base_url = "https://public.api.bsky.app"
+    text_kind = "plain"
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -134,6 +142,17 @@ class BlueskySpider(CrisisSpider):
     def posts_without_followers(self, walk: Walk, posts: list[Post]) -> Iterator[Post]:
         yield from posts
 
+    @staticmethod
+    def created_at(view: dict[str, Any]) -> datetime:
+        """The author's ``createdAt``; the server's ``indexedAt`` when the client wrote it unreadably."""
+        claimed = view["record"].get("createdAt")
+        try:
+            return parse_iso(claimed)
+        except (TypeError, ValueError, AttributeError):
+            if view.get("indexedAt"):
+                return read_field("indexedAt", view["indexedAt"], parse_iso)
+            raise FieldError("record.createdAt", claimed, "no readable createdAt and no indexedAt") from None
+
     def view_to_post(self, view: dict[str, Any]) -> Post:
         record, author = view["record"], view["author"]
         uri: str = view["uri"]
@@ -141,7 +160,7 @@ class BlueskySpider(CrisisSpider):
         reply = record.get("reply") or {}
         langs = record.get("langs") or []
         return self.make_post(
-            uri, parse_iso(record["createdAt"]), record["text"],
+            uri, self.created_at(view), record.get("text") or "",
             url=f"https://bsky.app/profile/{author['handle']}/post/{rkey}", language=langs[0] if langs else None,
             author=Author(id=author["did"], handle=author["handle"], name=author.get("displayName") or None,
                           followers=self.followers.get(author["did"])),

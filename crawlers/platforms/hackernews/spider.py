@@ -6,17 +6,23 @@ there), so a busy query is cut into time slices: when the pages run out while
 time seen (``numericFilters``). The cursor is the newest ``created_at_i`` (epoch
 seconds), sent as ``created_at_i>=`` next time. HN has no follower counts; points and
 comment counts are the engagement.
+
+``comment_text`` and ``story_text`` are HTML as HN renders it (``<p>`` between paragraphs,
+``&#x27;``, ``&quot;``, ``<a href>``, ``<pre><code>``): text kind ``html``; titles are plain.
+A deleted or flagged item has no text (``null``) and is kept with what it still has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 
-from crawlers.normalise import from_timestamp
+from crawlers.normalise import from_timestamp, parse_iso
+from crawlers.parse_report import read_field
 from crawlers.base_spider import CrisisSpider, Walk
 from crisiswatch.core.model import Author, Engagement, Post
 
@@ -24,6 +30,8 @@ from crisiswatch.core.model import Author, Engagement, Post
 class HackerNewsSpider(CrisisSpider):
     name = "hackernews"
     default_base_url = "https://hn.algolia.com"
+    text_kind = "html"
+    title_kind = "plain"
 
     def queries(self) -> list[str]:
         """Configured queries; an empty one is allowed and means every story and comment."""
@@ -55,10 +63,10 @@ class HackerNewsSpider(CrisisSpider):
         walk.pages += 1
         oldest = walk.extra.get("oldest")
         for hit in hits:
-            post = self.post_or_none(lambda: self.hit_to_post(hit), response.url)
+            post = self.post_or_none(lambda: self.hit_to_post(hit), response.url, hit)
             if post is None:
                 continue
-            stamp = int(hit["created_at_i"])
+            stamp = int(post.created_at.timestamp())
             oldest = stamp if oldest is None else min(oldest, stamp)
             if self.accept(walk, post, str(stamp)):
                 yield post
@@ -72,6 +80,13 @@ class HackerNewsSpider(CrisisSpider):
             if oldest is not None and oldest != upper:
                 yield self.search(walk, query, 0, oldest)
 
+    @staticmethod
+    def hit_time(hit: dict[str, Any]) -> datetime:
+        """``created_at_i`` (epoch seconds); the ISO ``created_at`` when an index lacks the number."""
+        if hit.get("created_at_i") is not None:
+            return read_field("created_at_i", hit["created_at_i"], from_timestamp)
+        return read_field("created_at_i", hit.get("created_at"), parse_iso)
+
     def hit_to_post(self, hit: dict[str, Any]) -> Post:
         tags = hit.get("_tags") or []
         is_comment = "comment" in tags or (hit.get("comment_text") and not hit.get("title"))
@@ -79,7 +94,7 @@ class HackerNewsSpider(CrisisSpider):
         title = None if is_comment else hit.get("title")
         parent = hit.get("parent_id") if is_comment else None
         return self.make_post(
-            hit["objectID"], from_timestamp(hit["created_at_i"]), text or "", title=title,
+            hit["objectID"], self.hit_time(hit), text or "", title=title,
             url=f"https://news.ycombinator.com/item?id={hit['objectID']}",
             author=Author(id=hit.get("author"), handle=hit.get("author")),
             engagement=Engagement(likes=hit.get("points"), replies=hit.get("num_comments")),

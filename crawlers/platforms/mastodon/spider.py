@@ -3,15 +3,21 @@
 Targets: ``instances`` (host names or URLs; default the source's base_url),
 ``hashtags`` (without '#'), ``timelines`` (``public`` and/or ``local``), ``accounts``
 (``name`` or ``name@other.host``: their statuses, after ``/api/v1/accounts/lookup``).
-Before reading timelines the spider asks the instance (``/api/v2/instance``) whether its
-feeds are public: since Mastodon 4.4 an admin can restrict them to logged-in users
-(``configuration.timelines_access``), and asking avoids a 401/422 per target.
+Before reading timelines the spider asks the instance once per crawl (``/api/v2/instance``)
+whether its feeds are public: since Mastodon 4.4 an admin can restrict them to logged-in
+users or disable them (``configuration.timelines_access``), and asking avoids a 401/422 per
+target. Older instances do not say; they answer a restricted timeline with 401 or 422 and
+``{"error": "This method requires an authenticated user"}``. Either way this is how the
+instance is set up, not a failed crawl: it is a *configuration warning* in the crawl's health
+message (the status stays ``ok``), so the source is not reported "partial" on every run.
 Paging follows the ``Link: <...max_id=...>; rel="next"`` header newest-first; the cursor
 is the newest status id seen, sent back as ``since_id`` next time.
 """
 
 from __future__ import annotations
 
+import logging
+import html
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -22,6 +28,10 @@ from scrapy.http import Response
 from crawlers.normalise import parse_iso
 from crawlers.base_spider import CrisisSpider, Walk
 from crisiswatch.core.model import Author, Engagement, Post
+
+log = logging.getLogger(__name__)
+RESTRICTED = [401, 403, 422]
+"""Statuses of a timeline the instance does not serve to visitors (handled, not retried)."""
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
@@ -40,6 +50,8 @@ def parse_link_header(value: str | None) -> dict[str, str]:
 class MastodonSpider(CrisisSpider):
     name = "mastodon"
     default_base_url = "https://mastodon.social"
+    text_kind = "html"
+    """``content`` is HTML; ``spoiler_text`` (the content warning) is plain and is escaped into it."""
 
     def instances(self) -> list[str]:
         configured = self.targets("instances") or [self.base_url]
@@ -83,13 +95,13 @@ class MastodonSpider(CrisisSpider):
             setting = access.get(kind) or {}
             scope = "local" if key.endswith("|local") else "remote"
             if setting.get(scope, "public") != "public":
-                self.count_error(f"{instance}: {scope} {kind} are '{setting.get(scope)}' on this instance "
-                                 f"(not public); skipped {key}")
+                self.config_warning(f"{instance}: {scope} {kind} are '{setting.get(scope)}' on this instance "
+                                    f"(not public); skipped {key}")
                 continue
             feed_walk = self.new_walk(key, cursors, numeric=True)
             separator = "&" if "?" in path else "?"
             since = f"&since_id={feed_walk.since}" if feed_walk.since else ""
-            yield self.request(f"{instance}{path}{separator}limit={limit}{since}", feed_walk, self.parse_timeline)
+            yield self.timeline(f"{instance}{path}{separator}limit={limit}{since}", feed_walk)
         for key, account in self.account_keys(instance):
             account_walk = self.new_walk(key, cursors, numeric=True)
             yield self.request(self.url_at(instance, "/api/v1/accounts/lookup", acct=account), account_walk,
@@ -101,7 +113,28 @@ class MastodonSpider(CrisisSpider):
                           since_id=walk.since)
         yield self.request(url, walk, self.parse_timeline)
 
+    def timeline(self, url: str, walk: Walk) -> scrapy.Request:
+        request = self.request(url, walk, self.parse_timeline)
+        request.meta["handle_httpstatus_list"] = RESTRICTED
+        return request
+
+    def config_warning(self, message: str) -> None:
+        """How the instance is set up, reported in the crawl's health message but not counted
+        as an error: the crawl's status stays ``ok`` (nothing failed; nothing will change by
+        retrying). Each warning once per crawl."""
+        text = f"configuration warning: {message}"
+        if text not in self.errors:
+            self.errors.insert(0, text)
+            log.warning("%s: %s", self.source, text)
+
     def parse_timeline(self, response: Response, walk: Walk) -> Iterator[Any]:
+        if response.status in RESTRICTED:
+            answer = self.json_body(response) if response.body.strip() else {}
+            reason = answer.get("error") if isinstance(answer, dict) else None
+            self.config_warning(f"{response.url.split('?')[0]} answers HTTP {response.status} "
+                                f"({reason or 'no reason given'}): the instance does not make this timeline "
+                                f"public (not public); skipped {walk.key}")
+            return
         statuses = self.json_body(response)
         if not isinstance(statuses, list):
             raise ValueError(f"expected a list of statuses, got {type(statuses).__name__}")
@@ -117,7 +150,7 @@ class MastodonSpider(CrisisSpider):
             yield post
         following = parse_link_header(response.headers.get("Link", b"").decode("latin-1")).get("next")
         if following and statuses and not reached_cursor and walk.pages < self.source_config.max_pages:
-            yield self.request(following, walk, self.parse_timeline)
+            yield self.timeline(following, walk)
 
     def status_to_post(self, status: dict[str, Any]) -> Post | None:
         if status.get("reblog"):
@@ -125,7 +158,7 @@ class MastodonSpider(CrisisSpider):
         account = status["account"]
         text = status.get("content") or ""
         if status.get("spoiler_text"):
-            text = f"{status['spoiler_text']}\n{text}"
+            text = f"<p>{html.escape(status['spoiler_text'])}</p>{text}"
         return self.make_post(
             status["id"], parse_iso(status["created_at"]), text,
             url=status.get("url") or status.get("uri"), language=status.get("language"),

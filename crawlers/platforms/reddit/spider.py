@@ -7,11 +7,20 @@ bearer token (``grant_type=client_credentials``), then walks ``Listing`` pages o
 ``t3`` (posts) and ``t1`` (comments) with the ``after`` cursor until it reaches the
 newest ``created_utc`` saved from the previous crawl. Reddit shows no follower counts;
 score and comment counts are the engagement.
+
+Texts: ``selftext`` and ``body`` are Markdown source (text kind ``markdown``): anything
+tag-like in them (a traceback's ``<module>``, a quoted ``<div class="titlebox">``) is the
+author's text and is kept; titles are plain. Without ``raw_json=1`` Reddit escapes ``&``,
+``<`` and ``>`` in every string of its JSON for legacy reasons (``&amp;lt;`` then means
+the author typed ``&lt;``); the spider asks for ``raw_json=1`` and, when an answer is
+escaped anyway (its ``*_html`` fields start with ``&lt;``, or the request lacked the
+parameter), undoes that one level of escaping before anything else.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -21,12 +30,27 @@ from scrapy.http import Response
 
 from crawlers.normalise import from_timestamp
 from crawlers.base_spider import CrisisSpider, Walk
+from crawlers.parse_report import FieldError, read_field
 from crisiswatch.core.model import Author, Engagement, Post
+
+
+REMOVED = ("[removed]", "[deleted]")
+
+
+def _legacy_escaped(data: dict[str, Any], requested_raw: bool) -> bool:
+    """Whether this thing's strings carry Reddit's legacy ``&amp;``/``&lt;``/``&gt;`` escaping."""
+    for key in ("selftext_html", "body_html"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value.lstrip().startswith("&lt;")
+    return not requested_raw
 
 
 class RedditSpider(CrisisSpider):
     name = "reddit"
     default_base_url = "https://oauth.reddit.com"
+    text_kind = "markdown"
+    title_kind = "plain"
 
     def listings(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(cursor key, path, extra query) per listing to walk."""
@@ -74,20 +98,27 @@ class RedditSpider(CrisisSpider):
             raise ValueError(f"expected a Listing, got {listing.get('kind')!r}")
         data = listing["data"]
         walk.pages += 1
-        posts, reached = self.accept_page(walk, data["children"], self.thing_to_post, response.url)
+        requested_raw = "raw_json=1" in response.url
+        things = [t for t in data["children"] if not isinstance(t, dict) or t.get("kind") != "more"]  # not posts
+        posts, reached = self.accept_page(walk, things, lambda thing: self.thing_to_post(thing, requested_raw),
+                                          response.url)
         yield from posts
         if data.get("after") and data["children"] and not reached and walk.pages < self.source_config.max_pages:
             yield self.listing(walk, path, query, token, data["after"])
 
-    def thing_to_post(self, thing: dict[str, Any]) -> Post:
+    def thing_to_post(self, thing: dict[str, Any], requested_raw: bool = True) -> Post:
         kind, data = thing["kind"], thing["data"]
         if kind not in ("t1", "t3"):
-            raise ValueError(f"unexpected thing kind {kind!r}")
+            raise FieldError("kind", kind, f"unexpected thing kind {kind!r}")
         comment = kind == "t1"
         author = data.get("author")
+        unescape = html.unescape if _legacy_escaped(data, requested_raw) else (lambda text: text)
+        text = data.get("body" if comment else "selftext") or ""
+        if text in REMOVED:  # the placeholder of a removed or deleted text is not the author's words
+            text = ""
         return self.make_post(
-            data["name"], from_timestamp(data["created_utc"]), data.get("body" if comment else "selftext") or "",
-            title=None if comment else data["title"], url=f"https://www.reddit.com{data['permalink']}",
+            data["name"], read_field("created_utc", data["created_utc"], from_timestamp), unescape(text),
+            title=None if comment else unescape(data["title"]), url=f"https://www.reddit.com{data['permalink']}",
             author=Author(id=data.get("author_fullname"), handle=author if author != "[deleted]" else None),
             engagement=Engagement(likes=max(int(data.get("score") or 0), 0),
                                   replies=None if comment else data.get("num_comments")),

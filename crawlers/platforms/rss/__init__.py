@@ -1,4 +1,4 @@
-"""RSS 2.0 and Atom feeds: news sites, news search feeds, YouTube channel feeds.
+"""RSS 0.9x/1.0/2.0, Atom and JSON Feed: news sites, news search feeds, YouTube channel feeds.
 
 The spider (``spider``), the replay handler (``replay``) and the recorded responses (``fixtures/``)
 live beside this module; only the spec and the targets model are loaded when a config is validated.
@@ -20,5 +20,5 @@ PLATFORM = PlatformSpec(
     spider=f"{__name__}.spider:RssSpider",
     targets=RssTargets,
     replay=f"{__name__}.replay",
-    description="RSS 2.0 and Atom feeds: news sites, news search feeds, YouTube channel feeds",
+    description="RSS 0.9x/1.0/2.0, Atom and JSON Feed: news sites, news search feeds, YouTube channel feeds",
 )

@@ -25,6 +25,8 @@ from crisiswatch.core.model import Author, Engagement, Post
 class TelegramSpider(CrisisSpider):
     name = "telegram"
     default_base_url = "https://t.me"
+    text_kind = "html"
+    """The message text is the preview page's HTML (``<br/>``, ``<a>``, ``<b>``, entities)."""
 
     def walk_keys(self) -> list[str]:
         return [f"channel:{c.lstrip('@').lower()}" for c in self.targets("channels")]

@@ -1,10 +1,13 @@
-"""Weibo's mobile site: a visitor cookie from the home page, then the container API
-``/api/container/getIndex`` (real-time search ``100103type=61&q=`` and user timelines
-``107603<uid>``) with ``page`` paging and ``mblog`` cards."""
+"""Weibo's mobile site: the visitor passport (``/visitor/genvisitor`` then
+``/visitor/visitor?a=incarnate``, JSONP answers, SUB/SUBP cookies; the home page's ``_T_WM``
+visitor cookie is accepted too), then the container API ``/api/container/getIndex``
+(real-time search ``100103type=61&q=`` and user timelines ``107603<uid>``) with ``page``
+paging and ``mblog`` cards."""
 
 from __future__ import annotations
 
 import html
+import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -72,12 +75,31 @@ def render_mblog(catalog: Catalog, post: Post, nested: bool = True) -> dict[str,
     return blog
 
 
+def _jsonp(callback: str, payload: dict[str, Any], cookie: str | None = None) -> Reply:
+    """The passport answers JavaScript: ``window.cb && cb({...});``."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    headers = {"Set-Cookie": cookie} if cookie else {}
+    return Reply.text(f"window.{callback} && {callback}({body});", "application/javascript; charset=utf-8",
+                      headers=headers)
+
+
 def handle(catalog: Catalog, now: datetime, method: str, path: str, query: dict[str, list[str]],
            headers: dict[str, str], body: bytes, prefix: str) -> Reply:
     if path in ("/", ""):
         return Reply.text("<!DOCTYPE html><html><head><title>微博</title></head><body></body></html>",
                           "text/html; charset=utf-8",
                           headers={"Set-Cookie": "_T_WM=replay" + str(stable_number(str(now), 8)) + "; Path=/"})
+    if path == "/visitor/genvisitor" and method == "POST":
+        tid = f"replay{stable_number(str(now) + body.decode('latin-1'), 12)}"
+        return _jsonp("gen_callback", {"retcode": 20000000, "msg": "succ",
+                                       "data": {"tid": tid, "new_tid": True, "confidence": 95}})
+    if path == "/visitor/visitor" and (query.get("a") or [""])[0] == "incarnate":
+        tid = (query.get("t") or [""])[0]
+        if not tid.startswith("replay"):
+            return _jsonp("cross_domain", {"retcode": 20003001, "msg": "tid is invalid", "data": None})
+        sub, subp = f"_2AkM{tid}", "0033WrSXqPxfM72-Ws9jqgMF55529P9D9W5replay"
+        return _jsonp("cross_domain", {"retcode": 20000000, "msg": "succ", "data": {"sub": sub, "subp": subp}},
+                      cookie=f"SUB={sub}; Path=/; HttpOnly")
     cookie = headers.get("cookie", "")
     if "_T_WM=" not in cookie and "SUB=" not in cookie:
         return Reply.json({"ok": -100, "url": "https://passport.weibo.cn/signin/welcome?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"})

@@ -50,7 +50,7 @@ def sources_status(config: ConfigOption = None,
                    "took", "message"):
         table.add_column(column, overflow="fold", justify="right" if column in ("pages", "posts", "errors") else "left")
     platforms = {s.name: (s.platform if s.enabled else f"{s.platform} (disabled)") for s in cfg.sources}
-    colours = {"ok": "green", "partial": "yellow", "failed": "red"}
+    colours = {"ok": "green", "partial": "yellow", "failed": "red", "parse_failed": "red"}
     for name, health in rows:
         if health is None:
             table.add_row(name, platforms.get(name, "?"), "never", "-", "-", "-", "-", "-", "-", "")
@@ -60,6 +60,48 @@ def sources_status(config: ConfigOption = None,
                       f"[{colour}]{health.status}[/]", str(health.pages), str(health.items), str(health.errors),
                       _ago(health.newest_post_at, now), f"{health.duration_s:.1f}s", health.message[:200])
     console.print(table)
+
+
+@sources_app.command("probe")
+def sources_probe(source: Annotated[str, typer.Argument(help="Source name")], config: ConfigOption = None,
+                  base_url: Annotated[Optional[str], typer.Option("--base-url", help="Fetch from this host instead")] = None,
+                  timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 120.0,
+                  show: Annotated[int, typer.Option(help="Posts shown field by field")] = 3) -> None:
+    """Fetch one page per target through the source's spider and show, field by field, what it
+    read and what it could not; nothing is stored and no cursor moves."""
+    from crawlers.probe import probe_source
+
+    cfg = config_or_exit(config)
+    try:
+        cfg.source(source)
+    except KeyError:
+        raise fail(f"no source named '{source}' in the config (known: {', '.join(s.name for s in cfg.sources)})")
+    with console.status(f"probing {source} ..."):
+        result = probe_source(source, str(config) if config else None, base_url=base_url, timeout_s=timeout)
+    console.print(f"{source} ({result.platform}) from {result.base_url or 'its default host'}: {result.pages} pages, "
+                  f"{len(result.posts)} posts read, {result.parse_failures} items unreadable, "
+                  f"{result.error_count} errors", highlight=False, markup=False)
+    coverage = Table(title="Fields read")
+    for column in ("field", "posts with it", "example"):
+        coverage.add_column(column, overflow="fold")
+    for name, count in result.coverage():
+        example = next((result.value(p, name) for p in result.posts if result.value(p, name) not in (None, "")), None)
+        mark = "[red]none[/]" if result.posts and not count else f"{count}/{len(result.posts)}"
+        coverage.add_row(name, mark, str(example)[:80] if example is not None else "-")
+    console.print(coverage)
+    for post in result.posts[:show]:
+        console.print(f"[bold]{post['id']}[/]")
+        for name in ("created_at", "url", "title", "text", "language", "author.handle", "author.followers",
+                     "engagement.likes", "engagement.replies", "parent_id"):
+            value = result.value(post, name)
+            console.print(f"  {name:<20} {'(not read)' if value in (None, '') else str(value)[:160]!s}",
+                          highlight=False, markup=False)
+    for line in result.parse_reports + result.errors:
+        err_console.print(f"could not read: {line}", highlight=False, markup=False)
+    if not result.finished:
+        err_console.print(f"the probe did not finish:\n{result.output_tail}", highlight=False, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def crawl(source: Annotated[Optional[str], typer.Argument(help="Source name (see `crisiswatch sources status`)")] = None,
@@ -97,7 +139,7 @@ def crawl(source: Annotated[Optional[str], typer.Argument(help="Source name (see
                       + (f", newest post {health.newest_post_at:%Y-%m-%d %H:%M} UTC" if health.newest_post_at else ""))
         if health.message:
             console.print(f"  {health.message[:500]}", highlight=False, markup=False)
-        failed = failed or health.status == "failed"
+        failed = failed or health.status in ("failed", "parse_failed")
     if failed:
         raise typer.Exit(1)
 

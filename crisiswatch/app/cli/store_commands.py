@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
                            TimeElapsedColumn)
 from rich.table import Table
@@ -19,6 +20,8 @@ from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, er
 from crisiswatch.core.config import parse_duration
 from crisiswatch.core.model import as_utc
 from crisiswatch.core.store.base import PostFilter
+from crisiswatch.core.store.ingest import MAX_TEXT_CHARS, IngestSummary, LineError
+from crisiswatch.core.store.query import QueryError, check_query
 
 STATS_FIELDS = ("source", "language", "sentiment", "watchlist", "emotion", "category")
 MAX_ERRORS_SHOWN = 20
@@ -43,6 +46,45 @@ UntilOption = Annotated[Optional[str], typer.Option("--until", help="Only posts 
 WatchlistOption = Annotated[Optional[list[str]], typer.Option("--watchlist", "-w", help="Only these watchlists (repeat)")]
 SourceOption = Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only these sources (repeat)")]
 SentimentOption = Annotated[Optional[list[str]], typer.Option("--sentiment", help="negative, neutral or positive (repeat)")]
+
+
+class QueryArgumentsCommand(TyperCommand):
+    """``search`` takes its query words as they come: a word starting with '-' that is not
+    exactly one of the command's options (``-spam``, ``-"free gift"``) is a query word, so
+    ``crisiswatch search acme -spam`` works as a search user expects; ``--`` still ends the
+    options. Option values must be separate words (``-n 5``, not ``-n5``)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        takes_value = {name: not (opt.is_flag or opt.count) for opt in self.get_params(ctx)  # type: ignore[attr-defined]
+                       if opt.param_type_name == "option" for name in (*opt.opts, *opt.secondary_opts)}
+        options: list[str] = []
+        words: list[str] = []
+        rest = iter(args)
+        for arg in rest:
+            if arg == "--":
+                words.extend(rest)
+                break
+            name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+            if name in takes_value:
+                options.append(arg)
+                if takes_value[name] and "=" not in arg and (value := next(rest, None)) is not None:
+                    options.append(value)
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, [*options, "--", *words])
+
+
+def checked_query(text: str | None) -> str | None:
+    """The query, or exit 2 showing where it cannot be read."""
+    try:
+        check_query(text)
+    except QueryError as exc:
+        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err_console.print(f"  {exc.query}\n  {' ' * (exc.position - 1)}^", highlight=False, markup=False)
+        err_console.print('  (quote words that contain ( ) " or a leading -, e.g. \'"(and"\'; '
+                          "see docs/store.md, Query language)", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    return text
 
 
 def build_filter(text: str | None = None, since: str | None = None, until: str | None = None,
@@ -82,11 +124,14 @@ def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post 
                "--source", help="Source name for records that do not name one")] = None,
            match: Annotated[bool, typer.Option(
                "--match/--no-match", help="Assign configured watchlists to posts that have none")] = True,
+           problems: Annotated[Optional[Path], typer.Option(
+               "--problems", help="Write every problem (FILE:LINE: reason) to this file")] = None,
            config: ConfigOption = None) -> None:
     """Import posts from FILE (crisiswatch exports or other tools' JSON Lines).
 
-    Bad lines are reported as FILE:LINE: reason and skipped; every valid line is imported.
-    Exits 1 when some lines were skipped.
+    Bad lines are reported as FILE:LINE: reason (and how to fix it) and skipped; every valid
+    line is imported. Warnings (posts kept but changed or suspicious: dated in the future,
+    truncated, duplicate ids) are reported the same way. Exits 1 when some lines were skipped.
     """
     from crisiswatch.core.store.ingest import ingest_jsonl
 
@@ -98,34 +143,58 @@ def ingest(file: Annotated[Path, typer.Argument(help="JSON Lines file: one post 
         summary = ingest_jsonl(store, file, config=cfg if match else None, default_source=source,
                                progress=_reporter(progress, task))
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
-        err_console.print(f"{file}:{error.line}: {error.reason}", highlight=False, markup=False, soft_wrap=True)
+        err_console.print(_problem_line(file, error), highlight=False, markup=False, soft_wrap=True)
     if len(summary.errors) > MAX_ERRORS_SHOWN:
-        err_console.print(f"... and {len(summary.errors) - MAX_ERRORS_SHOWN} more problems", highlight=False)
-    for item in summary.failed[:MAX_ERRORS_SHOWN]:
-        err_console.print(f"{file}: post {item.id} not stored: {item.reason}", highlight=False, markup=False,
-                          soft_wrap=True)
-    parts = [f"{summary.lines} lines", f"{summary.imported} posts imported", f"{summary.skipped} skipped"]
-    if summary.enrichments:
-        parts.append(f"{summary.enrichments} enrichments restored")
-    if summary.matched:
-        parts.append(f"{summary.matched} posts matched to watchlists")
-    if summary.failed:
-        parts.append(f"{len(summary.failed)} refused by the store")
-    console.print(f"{file}: " + ", ".join(parts), highlight=False, soft_wrap=True)
-    if summary.skipped or summary.failed:
+        more = len(summary.errors) - MAX_ERRORS_SHOWN
+        err_console.print(f"... and {more} more problems" + (f" (all {len(summary.errors)} in {problems})" if problems
+                          else " (--problems FILE writes every one)"), highlight=False, soft_wrap=True)
+    if problems is not None:
+        try:
+            problems.write_text("".join(_problem_line(file, e) + "\n" for e in summary.errors), encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{problems}: cannot write: {exc.strerror}", code=2) from None
+    console.print(f"{file}: " + ", ".join(_summary_parts(summary)), highlight=False, soft_wrap=True)
+    if summary.skipped:
         raise typer.Exit(1)
 
 
-def search(query: Annotated[str, typer.Argument(help='Terms (all must occur), "phrases", OR between alternatives')],
+def _problem_line(file: Path, error: LineError) -> str:
+    return f"{file}:{error.line}: {'' if error.skipped else 'warning: '}{error.reason}"
+
+
+def _summary_parts(s: IngestSummary) -> list[str]:
+    parts = [f"{s.lines} lines", f"{s.imported} posts imported", f"{s.skipped} skipped"]
+    for count, label in ((s.refused, "refused by the store"), (s.enrichments, "enrichments restored"),
+                         (s.matched, "posts matched to watchlists"),
+                         (s.duplicates, "duplicate ids (the later line kept)"),
+                         (s.future, "dated in the future (stored)"),
+                         (s.truncated, f"texts truncated to {MAX_TEXT_CHARS:,} characters"),
+                         (s.repaired, "with invalid characters replaced")):
+        if count:
+            parts.append(f"{count} {label}")
+    return parts
+
+
+def search(query: Annotated[list[str], typer.Argument(
+               help='Query words: terms (all must occur), "phrases", AND/OR/NOT, -term, (groups), field:value',
+               show_default=False)],
            since: SinceOption = None, until: UntilOption = None, watchlist: WatchlistOption = None,
            source: SourceOption = None, sentiment: SentimentOption = None,
            limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Posts to show")] = 20,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines (post + enrichment)")] = False,
            config: ConfigOption = None) -> None:
-    """Full-text search, newest first (Chinese works with words of any length)."""
+    """Full-text search, newest first (Chinese works with words of any length).
+
+    Examples: search recall OR 召回 --since 24h; search '(recall OR 召回) -test source:weibo';
+    search acme -spam (a leading - excludes a term; also: search -- -spam). The query
+    language is in docs/store.md.
+    """
     from crisiswatch.core.store.export import jsonl_line, with_enrichments
 
-    flt = build_filter(query, since, until, watchlist, source, sentiment)
+    text = " ".join(query)
+    if not text.strip():
+        raise fail("the query is empty: give at least one term (crisiswatch export lists every post)", code=2)
+    flt = build_filter(checked_query(text), since, until, watchlist, source, sentiment)
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         total = store.count_posts(flt)
@@ -191,7 +260,7 @@ def export(fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (lossl
 
     if fmt not in ("jsonl", "csv"):
         raise fail(f"unknown format '{fmt}': use jsonl or csv", code=2)
-    flt = build_filter(query, since, until, watchlist, source, sentiment)
+    flt = build_filter(checked_query(query), since, until, watchlist, source, sentiment)
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         total = store.count_posts(flt)
@@ -211,6 +280,6 @@ def export(fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (lossl
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
-    app.command("search")(search)
+    app.command("search", cls=QueryArgumentsCommand)(search)
     app.command("stats")(stats)
     app.command("export")(export)

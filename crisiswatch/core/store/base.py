@@ -16,8 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, UtcDatetime
-from crisiswatch.core.store.query import (QueryError, alternatives, parse_query, script_variants,  # noqa: F401
-                                          with_script_variants)
+from crisiswatch.core.store.query import QueryError, parse_query, script_variants  # noqa: F401
 
 
 class StoreError(RuntimeError):
@@ -47,6 +46,8 @@ class PostFilter(BaseModel):
     topic_ids: tuple[int, ...] | None = None
     text: str | None = None
     min_followers: int | None = Field(default=None, ge=0)
+    ratings: tuple[int, ...] | None = None
+    """Star ratings (1-5) of reviews; posts without a rating never match."""
     since: UtcDatetime | None = None
     """Inclusive lower bound on ``created_at``."""
     until: UtcDatetime | None = None
@@ -264,20 +265,3 @@ def _intersect(a: PostFilter, b: PostFilter) -> PostFilter:
         else:
             merged[name] = tuple(v for v in x if v in y)
     return PostFilter(**merged)
-
-
-def parse_text_query(text: str) -> list[list[str]]:
-    """``PostFilter.text`` as alternatives of required terms: ``a b OR "c d"`` ->
-    ``[["a", "b"], ["c d"]]``, for callers that build another query language from that
-    shape (the stores compile ``query.parse_query``'s tree instead). An empty query gives
-    ``[]``, which matches every post; a query that cannot be parsed, or that uses NOT or
-    field:value (which this shape cannot express), raises QueryError.
-
-    A Chinese term also matches its other script: ``质量`` gives the alternatives ``质量``
-    and ``質量`` (Simplified/Traditional by OpenCC), so one search finds posts from the
-    mainland, Hong Kong and Taiwan alike."""
-    node = parse_query(text)
-    try:
-        return with_script_variants(alternatives(node))
-    except QueryError as exc:
-        raise QueryError(text, exc.position, exc.problem) from None

@@ -107,7 +107,7 @@ def filter_query(filter: PostFilter | None, extra: list[dict[str, Any]] | None =
     for values, field in ((f.watchlists, "watchlists"), (f.sources, "source"),
                           (f.languages, "effective_language"), (f.sentiments, "enrichment.sentiment"),
                           (f.emotions, "enrichment.emotion"), (f.categories, "enrichment.category"),
-                          (f.topic_ids, "enrichment.topic_id")):
+                          (f.topic_ids, "enrichment.topic_id"), (f.ratings, "rating")):
         if values is not None:
             clauses.append(_terms(field, values))
     if f.text is not None:

@@ -121,6 +121,7 @@ POSTS_MAPPINGS: dict[str, Any] = {
         },
         "engagement_total": LONG,
         "reach": LONG,
+        "rating": {"type": "byte"},
         "parent_id": KEYWORD,
         "thread_id": KEYWORD,
         "watchlists": KEYWORD,

@@ -18,7 +18,7 @@ from crisiswatch.core.store.base import PostFilter, Store
 ExportFormat = Literal["jsonl", "csv"]
 
 CSV_COLUMNS = ["id", "source", "created_at", "author_handle", "author_name", "followers", "likes", "shares",
-               "replies", "views", "language", "sentiment", "sentiment_score", "emotion", "category", "topic_id",
+               "replies", "views", "rating", "language", "sentiment", "sentiment_score", "emotion", "category", "topic_id",
                "watchlists", "url", "title", "text"]
 _CHUNK = 500
 
@@ -45,7 +45,7 @@ def csv_row(post: Post, enrichment: Enrichment | None) -> list[object]:
             post.author.followers if post.author.followers is not None else "",
             *(v if v is not None else "" for v in (post.engagement.likes, post.engagement.shares,
                                                     post.engagement.replies, post.engagement.views)),
-            language or "", e.sentiment.value if e is not None and e.sentiment else "",
+            post.rating if post.rating is not None else "", language or "", e.sentiment.value if e is not None and e.sentiment else "",
             e.sentiment_score if e is not None and e.sentiment_score is not None else "",
             (e.emotion or "") if e is not None else "", (e.category or "") if e is not None else "",
             e.topic_id if e is not None and e.topic_id is not None else "",

@@ -9,8 +9,14 @@ Each line is one JSON object, in one of two forms:
   ``user.followers_count``, epoch timestamps ...); see ``LOOSE_FIELDS``. Its original object is
   kept as the post's ``raw`` payload.
 
-A bad line never stops an import: it is reported with its line number and skipped, and
-every valid line is kept.
+A bad line never stops an import: it is reported with its line number, the reason and how
+to fix it, and every valid line is kept, even when the store refuses one post of a batch
+(the batch is split until the refused post is isolated). Odd but usable lines are kept and
+reported as warnings: a post dated a little in the future (``FUTURE_WARNING``, usually local
+time written without its UTC offset), a text longer than ``MAX_TEXT_CHARS`` (truncated with a
+visible marker), a lone UTF-16 surrogate (replaced by U+FFFD), an id repeated in the file (the
+later line wins). Unusable dates are rejected: before ``EARLIEST`` (a missing time written as
+0 or year 1) or more than ``FUTURE_LIMIT`` ahead (2099 is no time zone mistake).
 """
 
 from __future__ import annotations
@@ -18,15 +24,29 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from crisiswatch.core.model import Author, Engagement, Enrichment, Post
-from crisiswatch.core.store.base import ItemError, Store
+from crisiswatch.core.model import Author, Engagement, Enrichment, Post, utc_now
+from crisiswatch.core.store.base import ItemError, Store, StoreError
+
+MAX_TEXT_CHARS = 100_000
+"""Longer texts and titles are cut here (with TRUNCATION_MARKER): a 10 MB "post" is a dump or
+an attack, and would slow every search and term count that reads it."""
+TRUNCATION_MARKER = " […truncated by crisiswatch: {removed} more characters]"
+CLOCK_SKEW = timedelta(minutes=10)
+"""Posts dated up to this far ahead of the importing machine's clock are normal."""
+FUTURE_LIMIT = timedelta(hours=48)
+"""Posts dated further ahead are rejected: no time-zone mistake is that large."""
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+"""Posts dated earlier are rejected: epoch 0 and year 1 are missing times, not old posts."""
+REFUSED_IN_A_ROW_IS_AN_OUTAGE = 32
+"""This many single posts refused one after another, none stored, means the store itself is
+failing (down, full, read-only), not the posts: the import stops with the store's error."""
 
 DEFAULT_SOURCE = "import"
 """Source name for loose records that name none (override with ``--source``)."""
@@ -56,7 +76,9 @@ class LineError:
     line: int
     reason: str
     skipped: bool = True
-    """False when the line's post was imported and only a part (its enrichment) was not."""
+    """False for a warning: the line's post was imported (perhaps changed, as the reason says)."""
+    kind: str = "invalid"
+    """invalid, enrichment, future, truncated, repaired, duplicate or refused (by the store)."""
 
 
 @dataclass
@@ -96,6 +118,34 @@ class IngestSummary:
         """Lines not imported at all."""
         return sum(1 for e in self.errors if e.skipped)
 
+    def _count(self, kind: str) -> int:
+        return sum(1 for e in self.errors if e.kind == kind)
+
+    @property
+    def future(self) -> int:
+        """Posts stored although dated a little in the future."""
+        return self._count("future")
+
+    @property
+    def truncated(self) -> int:
+        """Posts stored with their text or title cut to MAX_TEXT_CHARS."""
+        return self._count("truncated")
+
+    @property
+    def duplicates(self) -> int:
+        """Lines whose post id an earlier line of the file had (the later line is kept)."""
+        return self._count("duplicate")
+
+    @property
+    def repaired(self) -> int:
+        """Posts stored with invalid characters replaced."""
+        return self._count("repaired")
+
+    @property
+    def refused(self) -> int:
+        """Posts the store refused."""
+        return self._count("refused")
+
 
 # ---- parsing -------------------------------------------------------------------------------
 def _first(obj: dict[str, Any], name: str) -> Any:
@@ -113,7 +163,11 @@ def parse_time(value: Any) -> datetime:
         seconds = float(value)
         if seconds > 1e11:  # milliseconds
             seconds /= 1000
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"created_at {value!r} is out of range for an epoch time (use seconds or "
+                             "milliseconds since 1970, or ISO 8601 like 2026-03-01T08:00:00Z)") from None
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
     text = value.strip()
@@ -128,7 +182,7 @@ def parse_time(value: Any) -> datetime:
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        raise ValueError(f"cannot read the time {value!r} (use ISO 8601, e.g. 2026-03-01T08:00:00Z)") from None
+        raise ValueError(f"cannot read the time {value!r} (created_at: use ISO 8601, e.g. 2026-03-01T08:00:00Z)") from None
 
 
 def _count(value: Any) -> int | None:
@@ -151,12 +205,14 @@ def post_from_loose(obj: dict[str, Any], default_source: str | None = None) -> P
     source = str(_first(obj, "source") or default_source or DEFAULT_SOURCE)
     native = _first(obj, "id")
     if native is None:
-        raise ValueError("no post id (expected one of: " + ", ".join(LOOSE_FIELDS["id"]) + ")")
+        raise ValueError('no post id: add "id": "<native id>" (with "source" or --source; also read from: '
+                         + ", ".join(LOOSE_FIELDS["id"][1:]) + ")")
     native = str(native)
     post_id = native if native.startswith(f"{source}:") else f"{source}:{native}"
     created = _first(obj, "created_at")
     if created is None:
-        raise ValueError("no creation time (expected one of: " + ", ".join(LOOSE_FIELDS["created_at"]) + ")")
+        raise ValueError('no creation time: add "created_at": "2026-03-01T08:00:00Z" (ISO 8601 or epoch '
+                         "seconds; also read from: " + ", ".join(LOOSE_FIELDS["created_at"][1:]) + ")")
     author_value = _first(obj, "author")
     author = Author()
     if isinstance(author_value, dict):
@@ -201,37 +257,150 @@ _STRICT_REQUIRED = {"id", "source", "created_at"}
 """A line with these keys and only Post fields is a crisiswatch post and is validated strictly."""
 
 
-def parse_line(text: str, line: int, default_source: str | None = None) -> tuple[ParsedLine | None, list[LineError]]:
-    """One JSONL line: the post it holds (None if unusable) and the problems found."""
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _repair(value: Any) -> Any:
+    """Lone UTF-16 surrogates (valid JSON escapes, invalid text) replaced by U+FFFD: no store
+    can write them, and they are one broken character, not a reason to lose the post."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_repair(k): _repair(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair(v) for v in value]
+    return value
+
+
+def _clip(value: Any) -> Any:
+    """Every string of a raw payload cut to MAX_TEXT_CHARS (the payload is stored too)."""
+    if isinstance(value, str):
+        return _truncated(value)[0]
+    if isinstance(value, dict):
+        return {k: _clip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    return value
+
+
+def _truncated(text: str) -> tuple[str, int]:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text, 0
+    removed = len(text) - MAX_TEXT_CHARS
+    return text[:MAX_TEXT_CHARS] + TRUNCATION_MARKER.format(removed=removed), removed
+
+
+def _normalised(obj: dict[str, Any]) -> dict[str, Any]:
+    """A crisiswatch-shaped record read as leniently as a loose one: a native id (``"1"``,
+    ``1``) with its ``source`` becomes ``<source>:1``, and ``created_at`` is read by
+    ``parse_time`` (RFC 2822, Twitter's format, epoch ms), so adding or removing an unrelated
+    key never changes whether a line imports."""
+    native, source = obj.get("id"), obj.get("source")
+    if isinstance(native, int) and not isinstance(native, bool):
+        native = str(native)
+    if isinstance(native, str) and isinstance(source, str) and source and ":" not in native and native:
+        obj = {**obj, "id": f"{source}:{native}"}
+    created = obj.get("created_at")
+    if isinstance(created, (str, int, float)) and not isinstance(created, bool):
+        obj = {**obj, "created_at": parse_time(created)}
+    return obj
+
+
+def _checked(post: Post, line: int, now: datetime) -> tuple[Post | None, list[LineError]]:
+    """Reject unusable dates, flag near-future ones, cut huge texts."""
+    created = post.created_at
+    if created < EARLIEST:
+        return None, [LineError(line, f"created_at {created:%Y-%m-%dT%H:%M:%SZ} is before {EARLIEST:%Y}: "
+                                      "a missing time written as 0 or year 1? Give the real time, or drop the line")]
+    ahead = created - now
+    if ahead > FUTURE_LIMIT:
+        return None, [LineError(line, f"created_at {created:%Y-%m-%dT%H:%M:%SZ} is {ahead.days} days in the "
+                                      "future: fix the time (seconds vs milliseconds?), or drop the line")]
+    problems: list[LineError] = []
+    if ahead > CLOCK_SKEW:
+        hours = ahead.total_seconds() / 3600
+        problems.append(LineError(line, f"created_at {created:%Y-%m-%dT%H:%M:%SZ} is {hours:.1f} hours in the "
+                                        "future (stored): is it local time without its UTC offset? Write it "
+                                        "like 2026-03-01T16:00:00+08:00", skipped=False, kind="future"))
+    text, removed_text = _truncated(post.text)
+    title, removed_title = _truncated(post.title) if post.title is not None else (None, 0)
+    if removed_text or removed_title:
+        problems.append(LineError(line, f"text of {len(post.text) + len(post.title or '')} characters cut to "
+                                        f"{MAX_TEXT_CHARS} (stored, marked as truncated)", skipped=False,
+                                  kind="truncated"))
+        post = post.model_copy(update={"text": text, "title": title,
+                                       "raw": _clip(post.raw) if post.raw is not None else None})
+    return post, problems
+
+
+def parse_line(text: str, line: int, default_source: str | None = None,
+               now: datetime | None = None) -> tuple[ParsedLine | None, list[LineError]]:
+    """One JSONL line: the post it holds (None if unusable) and the problems found.
+    Never raises: whatever goes wrong becomes a problem of this line."""
+    try:
+        return _parse_line(text, line, default_source, now or utc_now())
+    except Exception as exc:  # noqa: BLE001 - one line must never stop an import
+        return None, [LineError(line, f"cannot read this line ({type(exc).__name__}: {exc})")]
+
+
+def _parse_line(text: str, line: int, default_source: str | None, now: datetime
+                ) -> tuple[ParsedLine | None, list[LineError]]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, [LineError(line, f"invalid JSON: {exc.msg} at column {exc.colno}")]
+        return None, [LineError(line, f"invalid JSON: {exc.msg} at column {exc.colno} (write one JSON object "
+                                      "per line, with double-quoted keys and strings)")]
+    except RecursionError:
+        return None, [LineError(line, "invalid JSON: nested too deeply to read")]
     if not isinstance(obj, dict):
-        return None, [LineError(line, f"expected a JSON object, got {type(obj).__name__}")]
+        return None, [LineError(line, f"expected a JSON object {{...}} per line, got a {type(obj).__name__}")]
+    problems: list[LineError] = []
+    if "\\u" in text and _has_lone_surrogate(obj):
+        obj = _repair(obj)
+        problems.append(LineError(line, "invalid character (a lone UTF-16 surrogate such as \\ud800) replaced "
+                                        "by U+FFFD; the post was kept", skipped=False, kind="repaired"))
     enrichment_data = obj.pop("enrichment", None)
     strict = _STRICT_REQUIRED <= obj.keys() and obj.keys() <= Post.model_fields.keys()
     try:
-        post = Post.model_validate(obj) if strict else post_from_loose(obj, default_source)
+        post = Post.model_validate(_normalised(obj)) if strict else post_from_loose(obj, default_source)
     except ValidationError as exc:
         return None, [LineError(line, f"not a post: {_short(exc)}")]
     except (ValueError, TypeError, OverflowError) as exc:
         return None, [LineError(line, f"not a post: {exc}")]
-    parsed = ParsedLine(line=line, post=post)
-    problems: list[LineError] = []
+    checked, found = _checked(post, line, now)
+    problems.extend(found)
+    if checked is None:
+        return None, found
+    parsed = ParsedLine(line=line, post=checked)
     if enrichment_data is not None:
         try:
             if isinstance(enrichment_data, dict):
-                enrichment_data = {**enrichment_data, "post_id": post.id}
+                enrichment_data = {**enrichment_data, "post_id": checked.id}
             parsed.enrichment = Enrichment.model_validate(enrichment_data)
         except ValidationError as exc:
-            problems.append(LineError(line, f"enrichment ignored (post kept): {_short(exc)}", skipped=False))
+            problems.append(LineError(line, f"enrichment ignored (post kept): {_short(exc)}", skipped=False,
+                                      kind="enrichment"))
     return parsed, problems
 
 
 def iter_jsonl(path: str | Path, default_source: str | None = None,
-               progress: Callable[[int], None] | None = None) -> Iterator[ParsedLine | LineError]:
-    """Parsed lines and problems in file order; ``progress`` gets the bytes read so far."""
+               progress: Callable[[int], None] | None = None,
+               now: datetime | None = None) -> Iterator[ParsedLine | LineError]:
+    """Parsed lines and problems in file order; ``progress`` gets the bytes read so far.
+    ``now`` (default: the clock) is what "in the future" is measured from."""
+    now = now or utc_now()
+    first_line: dict[str, int] = {}
     done = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -243,20 +412,25 @@ def iter_jsonl(path: str | Path, default_source: str | None = None,
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield LineError(number, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+                yield LineError(number, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
+                                        "re-encode the file as UTF-8, e.g. iconv -f GB18030 -t UTF-8")
                 continue
             if not text.strip():
                 continue
-            parsed, problems = parse_line(text, number, default_source)
+            parsed, problems = parse_line(text, number, default_source, now)
             yield from problems
             if parsed is not None:
+                earlier = first_line.setdefault(parsed.post.id, number)
+                if earlier != number:
+                    yield LineError(number, f"post id {parsed.post.id} already on line {earlier}: this later "
+                                            "line replaces it", skipped=False, kind="duplicate")
                 yield parsed
 
 
-def read_jsonl(path: str | Path, default_source: str | None = None) -> IngestReport:
+def read_jsonl(path: str | Path, default_source: str | None = None, now: datetime | None = None) -> IngestReport:
     """Every valid post of a JSONL file and every problem, by line number."""
     report = IngestReport()
-    for item in iter_jsonl(path, default_source):
+    for item in iter_jsonl(path, default_source, now=now):
         if isinstance(item, LineError):
             report.errors.append(item)
             report.lines += item.skipped
@@ -277,8 +451,49 @@ def _load_matcher(config: Any) -> Any:
     return WatchlistMatcher(config.watchlists)
 
 
+class _IsolatingWriter:
+    """Writes batches; when the store rejects a batch, splits it until the refused posts are
+    alone, so one post a backend cannot take never costs its batch-mates."""
+
+    def __init__(self, store: Store, summary: IngestSummary):
+        self.store = store
+        self.summary = summary
+        self.refused_in_a_row = 0
+
+    def write(self, batch: list[tuple[int, Post]]) -> None:
+        try:
+            result = self.store.upsert_posts([post for _, post in batch])
+        except Exception as exc:  # noqa: BLE001 - isolate the post that caused it
+            if len(batch) == 1:
+                self._refused(batch, str(exc).replace("\n", " ") or type(exc).__name__, exc)
+                return
+            middle = len(batch) // 2
+            self.write(batch[:middle])
+            self.write(batch[middle:])
+            return
+        self.refused_in_a_row = 0
+        self.summary.imported += result.written
+        if result.failed:
+            self.summary.failed.extend(result.failed)
+            lines = {post.id: line for line, post in batch}
+            for item in result.failed:
+                self.summary.errors.append(LineError(lines.get(item.id, 0), f"post {item.id} not stored: "
+                                                                            f"{item.reason}", kind="refused"))
+
+    def _refused(self, batch: list[tuple[int, Post]], reason: str, exc: Exception) -> None:
+        line, post = batch[0]
+        self.refused_in_a_row += 1
+        if self.refused_in_a_row >= REFUSED_IN_A_ROW_IS_AN_OUTAGE and self.summary.imported == 0:
+            if isinstance(exc, StoreError):
+                raise exc
+            raise StoreError(f"the store refused {self.refused_in_a_row} posts in a row: {reason}") from exc
+        self.summary.failed.append(ItemError(post.id, reason))
+        self.summary.errors.append(LineError(line, f"post {post.id} not stored: {reason}", kind="refused"))
+
+
 def ingest_jsonl(store: Store, path: str | Path, *, config: Any = None, default_source: str | None = None,
-                 batch_size: int = 20_000, progress: Callable[[int], None] | None = None) -> IngestSummary:
+                 batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
+                 now: datetime | None = None) -> IngestSummary:
     """Stream a JSONL file into the store in batches.
 
     Posts that arrive without watchlists are matched against the configured watchlists
@@ -286,20 +501,23 @@ def ingest_jsonl(store: Store, path: str | Path, *, config: Any = None, default_
     """
     matcher = _load_matcher(config)
     summary = IngestSummary()
-    posts: list[Post] = []
-    enrichments: list[Enrichment] = []
+    writer = _IsolatingWriter(store, summary)
+    posts: list[tuple[int, Post]] = []
+    enrichments: list[tuple[int, Enrichment]] = []
 
     def flush() -> None:
-        result = store.upsert_posts(posts)
-        summary.imported += result.written
-        summary.failed.extend(result.failed)
+        writer.write(posts)
         if enrichments:
-            written = store.update_enrichments(enrichments)
-            summary.enrichments += written.written
+            try:
+                written = store.update_enrichments([e for _, e in enrichments])
+                summary.enrichments += written.written
+            except Exception as exc:  # noqa: BLE001 - the posts are stored; say what was not
+                summary.errors.extend(LineError(line, f"enrichment not restored (post kept): {exc}", skipped=False,
+                                                kind="enrichment") for line, _ in enrichments)
         posts.clear()
         enrichments.clear()
 
-    for item in iter_jsonl(path, default_source, progress):
+    for item in iter_jsonl(path, default_source, progress, now):
         if isinstance(item, LineError):
             summary.errors.append(item)
             summary.lines += item.skipped
@@ -311,11 +529,12 @@ def ingest_jsonl(store: Store, path: str | Path, *, config: Any = None, default_
             if names:
                 post = post.model_copy(update={"watchlists": names})
                 summary.matched += 1
-        posts.append(post)
+        posts.append((item.line, post))
         if item.enrichment is not None:
-            enrichments.append(item.enrichment)
+            enrichments.append((item.line, item.enrichment))
         if len(posts) >= batch_size:
             flush()
     if posts:
         flush()
+    summary.errors.sort(key=lambda e: e.line)
     return summary

@@ -24,7 +24,6 @@ part before ``:`` is not one of ``FIELDS`` is plain text (``12:30``, ``https://x
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -277,39 +276,3 @@ def script_variants(term: str) -> list[str]:
     if not _CJK_CHAR.search(term):
         return [term]
     return list(dict.fromkeys([term, _opencc("t2s").convert(term), _opencc("s2t").convert(term)]))
-
-
-# ---- the older list form ------------------------------------------------------------------
-MAX_ALTERNATIVES = 32
-
-
-def alternatives(node: Node | None) -> list[list[str]]:
-    """A tree of plain terms as alternatives (OR) of required terms (AND), for callers that
-    build other query languages from that shape. Raises QueryError for NOT and fields,
-    which that shape cannot express."""
-    if node is None:
-        return []
-    if isinstance(node, Term) and node.field is None:
-        return [[node.text]]
-    if isinstance(node, Or):
-        return [alt for item in node.items for alt in alternatives(item)]
-    if isinstance(node, And):
-        combined: list[list[str]] = [[]]
-        for item in node.items:
-            combined = [a + b for a in combined for b in alternatives(item)]
-            if len(combined) > 256:
-                raise QueryError("", 1, "too many alternatives to list (simplify the query)")
-        return combined
-    raise QueryError("", 1, "NOT, '-' and field:value cannot be listed as alternatives of terms")
-
-
-def with_script_variants(alts: list[list[str]]) -> list[list[str]]:
-    """Each alternative once per combination of its terms' script variants (kept as written
-    when that would give more than MAX_ALTERNATIVES alternatives)."""
-    expanded: list[list[str]] = []
-    for terms in alts:
-        combos = [list(c) for c in itertools.product(*(script_variants(t) for t in terms))]
-        expanded.extend(combos if len(combos) <= MAX_ALTERNATIVES else [terms])
-    if len(expanded) > MAX_ALTERNATIVES:
-        return alts
-    return list({tuple(t): t for t in expanded}.values())

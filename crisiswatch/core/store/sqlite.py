@@ -45,7 +45,7 @@ from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrde
 from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BATCH = 20_000
 """Posts taken from the caller's iterable at a time."""
 WRITE_CHUNK = 5_000
@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS posts (
     language TEXT,               -- detected language unless 'und', else the platform's
     reach INTEGER NOT NULL,      -- author followers (0 when unknown)
     engagement INTEGER NOT NULL, -- likes + shares + replies
+    rating INTEGER,              -- a review's stars (1-5), else NULL (added by schema 3)
     title TEXT,
     text TEXT NOT NULL,
     doc TEXT NOT NULL,           -- the Post as JSON, without title and text
@@ -226,6 +227,7 @@ class _Where:
         if f.min_followers is not None:
             self.clauses.append("p.reach >= ?")
             self.params.append(f.min_followers)
+        self._in("p.rating", f.ratings)
         if f.watchlists is not None:
             if not f.watchlists:
                 self.clauses.append("0")
@@ -434,9 +436,34 @@ class SqliteStore(Store):
         if version > SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: written by a newer crisiswatch "
                              f"(schema {version} > {SCHEMA_VERSION}); upgrade crisiswatch")
-        if version < SCHEMA_VERSION:
+        if version == 2:
+            self._migrate_to_3(conn)
+        elif version < SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: created by a development build of crisiswatch "
                              f"(schema {version}); move it away and ingest its posts again")
+
+    @staticmethod
+    def _migrate_to_3(conn: sqlite3.Connection) -> None:
+        """Schema 3 adds ``posts.rating`` (review stars, a rule filter). Stores written before
+        keep their posts: the column is added and filled from each post's JSON, where App
+        Store reviews kept with ``keep_raw`` still carry ``im:rating``."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(posts)")}
+            if "rating" not in columns:  # another process may have migrated while we waited
+                conn.execute("ALTER TABLE posts ADD COLUMN rating INTEGER")
+                conn.execute(
+                    "UPDATE posts SET rating = CAST(coalesce(json_extract(doc, '$.rating'),"
+                    " json_extract(doc, '$.raw.\"im:rating\".label')) AS INTEGER)"
+                    " WHERE coalesce(json_extract(doc, '$.rating'), json_extract(doc, '$.raw.\"im:rating\".label'))"
+                    " IS NOT NULL")
+                conn.execute("UPDATE posts SET rating = NULL WHERE rating NOT BETWEEN 1 AND 5")
+            conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _read(self) -> sqlite3.Connection:
         return self._connect()
@@ -564,13 +591,13 @@ class SqliteStore(Store):
                     pk = next_pk
                     next_pk += 1
                     inserts.append((pk, post.id, post.source, created, post.language, post.language, post.reach,
-                                    post.engagement.total, post.title, post.text, doc, terms[post.id]))
+                                    post.engagement.total, post.rating, post.title, post.text, doc, terms[post.id]))
                     fts_inserts.append((pk, post.title, post.text))
                 else:
                     pk = old[0]
                     replaced.append(pk)
                     updates.append((post.source, created, post.language, post.language, post.reach,
-                                    post.engagement.total, doc, pk))
+                                    post.engagement.total, post.rating, doc, pk))
                     if _words_changed(old, post):
                         rewrites.append((post.title, post.text, terms[post.id], pk))
                         fts_deletes.append((pk, old[1], old[2]))
@@ -581,11 +608,11 @@ class SqliteStore(Store):
                 conn.execute(f"DELETE FROM post_watchlists WHERE pk IN ({_marks(len(part))})", part)
             conn.executemany(
                 "INSERT INTO posts (pk, id, source, created_us, platform_language, language, reach, engagement,"
-                " title, text, doc, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
+                " rating, title, text, doc, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
             conn.executemany(
                 "UPDATE posts SET source = ?, created_us = ?, platform_language = ?,"
-                " language = coalesce(nullif(detected_language, 'und'), ?), reach = ?, engagement = ?, doc = ?"
-                " WHERE pk = ?", updates)
+                " language = coalesce(nullif(detected_language, 'und'), ?), reach = ?, engagement = ?, rating = ?,"
+                " doc = ? WHERE pk = ?", updates)
             conn.executemany("UPDATE posts SET title = ?, text = ?, terms = ? WHERE pk = ?", rewrites)
             # The full-text index is written here rather than by triggers: a trigger makes FTS5
             # flush its buffer for every row, which is several times slower.
