@@ -19,9 +19,36 @@ from typing import Any
 from crisiswatch.core.extensions import MessageFormat
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
-"""Characters that start emphasis, code, links, images, HTML, headings or tables; without
-an unescaped ``[`` or ``<`` no link or mention can form."""
+_ZWSP = "\u200b"
+"""Put after ``@`` (and after ``<`` before ``!@#``) in user text: invisible to a reader, but no
+chat service reads ``@\u200beveryone`` or ``<\u200b!channel>`` as a mention (the trick Discord's
+own docs use). ``clean`` strips these characters first, so a post cannot smuggle its own."""
+_USER_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?([^()<>\s]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+"""``[label](url)`` in user text: a Markdown link whose label can hide where it goes."""
+_USER_ANCHOR = re.compile(r"<((?:https?|mailto|ftp)://[^|<>\s]+)\|([^<>\n]*)>", re.IGNORECASE)
+"""``<url|label>``: Slack's own labelled-link syntax, the same disguise."""
+_MENTION_START = re.compile(r"<(?=[!@#])")
+_MARKDOWN_ESCAPES = {
+    "commonmark": re.compile(r"([\\`*_\[\]<>#|~])"),
+    "slack": re.compile(r"([\[\]<>])"),
+    "telegram": re.compile(r"([\\`*_\[<>])"),
+}
+"""What a backslash must guard, per Markdown flavour. Apprise (2.x) takes a Markdown body as
+CommonMark and converts it to the service's own dialect; what survives that conversion differs:
+
+- ``commonmark`` (Discord, webhooks, e-mail via HTML, most services): emphasis, code, links,
+  HTML, headings, tables and strike-through; without an unescaped ``[`` or ``<`` no link forms.
+- ``slack``: Apprise turns ``\\[ \\]`` into plain brackets and ``\\< \\>`` into ``&lt; &gt;`` (so no
+  ``<url|label>``, ``<!channel>`` or ``<@U123>`` can form), but copies every other escape through,
+  and Slack's mrkdwn has no backslash escapes: ``keyword\\_burst`` would show its backslash. So
+  only the four are escaped; ``*``/``_`` in a post can at worst make text bold or italic.
+- ``telegram``: legacy Telegram Markdown knows exactly ``\\_ \\* \\` \\[`` (any other escape shows its
+  backslash); MarkdownV2 is re-escaped by Apprise from CommonMark. ``<``/``>`` are escaped so a
+  channel switched to ``format=html`` still gets no raw HTML from a post.
+"""
+_SLACK_BACKSLASH = "\u29f5"
+"""A user's ``\\`` in a Slack message (reverse solidus operator: looks the same): Slack has no
+escape for it, and left as is it would pair with the next character in Apprise's conversion."""
 
 
 @dataclass
@@ -44,6 +71,9 @@ class MessageContent:
     footer: str
     drill: bool
     has_chart: bool
+    target: str = ""
+    """The Apprise schema of the channel (``slack``, ``tgram``, ``json`` ...; empty when unknown):
+    the same Markdown must be escaped differently for Slack's mrkdwn and Telegram's Markdown."""
 
 
 # ---- escaping -------------------------------------------------------------------------
@@ -56,12 +86,45 @@ def clean(text: Any, limit: int | None = None) -> str:
     return value
 
 
-def escape_markdown(text: Any, limit: int | None = None) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean(text, limit))
+def neutralise(text: str) -> str:
+    """User text that can neither ping nor disguise a link, in any format and any service.
+
+    Mentions (``@everyone``, ``@here``, ``@all``, ``<!channel>``, ``<@U123>``) get an invisible
+    break; labelled links (``[label](url)``, ``<url|label>``) become ``label (url)``, so the reader
+    sees where a link from a post goes. Bare URLs stay text (a client may still make them
+    clickable, but what is shown is where it goes). Our own links never pass through here.
+    """
+    text = _USER_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1).strip() else m.group(2), text)
+    text = _USER_ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2).strip() else m.group(1), text)
+    text = _MENTION_START.sub("<" + _ZWSP, text)
+    return text.replace("@", "@" + _ZWSP)
+
+
+def user_text(text: Any, limit: int | None = None) -> str:
+    """``clean`` and ``neutralise``: how every piece of user text enters any message."""
+    return neutralise(clean(text, limit))
+
+
+def markdown_flavour(target: str) -> str:
+    """The Markdown flavour a channel's service reads: ``slack``, ``telegram`` or ``commonmark``."""
+    scheme = (target or "").split("://", 1)[0].lower()
+    if scheme == "slack" or (scheme in ("http", "https") and "hooks.slack" in target.lower()):
+        return "slack"
+    if scheme in ("tgram", "telegram") or (scheme in ("http", "https") and "api.telegram.org" in target.lower()):
+        return "telegram"
+    return "commonmark"
+
+
+def escape_markdown(text: Any, limit: int | None = None, flavour: str = "commonmark") -> str:
+    """User text as inert Markdown for ``flavour`` (see ``_MARKDOWN_ESCAPES`` for why they differ)."""
+    value = user_text(text, limit)
+    if flavour == "slack":
+        value = value.replace("\\", _SLACK_BACKSLASH)
+    return _MARKDOWN_ESCAPES.get(flavour, _MARKDOWN_ESCAPES["commonmark"]).sub(r"\\\1", value)
 
 
 def escape_html(text: Any, limit: int | None = None) -> str:
-    return html.escape(clean(text, limit), quote=True)
+    return html.escape(user_text(text, limit), quote=True)
 
 
 def safe_url(url: Any) -> str | None:
@@ -72,29 +135,34 @@ def safe_url(url: Any) -> str | None:
 
 # ---- the three built-in formats ----------------------------------------------------------
 def render_text(c: MessageContent) -> str:
-    lines = [c.headline, clean(c.sentence, 500), ""]
-    lines += [f"- {clean(n, 300)}" for n in c.numbers]
+    lines = [c.headline, user_text(c.sentence, 500), ""]
+    lines += [f"- {user_text(n, 300)}" for n in c.numbers]
     for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
         if posts:
-            lines += ["", f"{label}:"] + [f"- {clean(text, 300)}" + (f" <{safe_url(url)}>" if safe_url(url) else "")
+            lines += ["", f"{label}:"] + [f"- {user_text(text, 300)}" + (f" <{safe_url(url)}>" if safe_url(url) else "")
                                          for text, url in posts]
     if c.terms:
-        lines += ["", "Top terms: " + clean(", ".join(c.terms), 300)]
+        lines += ["", "Top terms: " + user_text(", ".join(c.terms), 300)]
     lines += ["", f"Posts ({c.link_kind}): {c.link}", f"Acknowledge: {c.ack}", "", c.footer]
     return "\n".join(lines)
 
 
 def render_markdown(c: MessageContent) -> str:
-    lines = [f"**{c.headline}**", "", escape_markdown(c.sentence, 500), ""]
-    lines += [f"- {escape_markdown(n, 300)}" for n in c.numbers]
+    flavour = markdown_flavour(c.target)
+
+    def esc(text: Any, limit: int | None = None) -> str:
+        return escape_markdown(text, limit, flavour)
+
+    lines = [f"**{c.headline}**", "", esc(c.sentence, 500), ""]
+    lines += [f"- {esc(n, 300)}" for n in c.numbers]
     for label, posts in (("First posts", c.first_posts), ("Most engaged", c.top_posts)):
         if posts:
             lines += ["", f"**{label}**"]
             for text, url in posts:
                 link = safe_url(url)
-                lines.append(f"- {escape_markdown(text, 300)}" + (f" [open]({link})" if link else ""))
+                lines.append(f"- {esc(text, 300)}" + (f" [open]({link})" if link else ""))
     if c.terms:
-        lines += ["", "**Top terms:** " + escape_markdown(", ".join(c.terms), 300)]
+        lines += ["", "**Top terms:** " + esc(", ".join(c.terms), 300)]
     link = f"[open in Kibana]({c.link})" if c.link_kind == "Kibana" else f"`{c.link.replace('`', '')}`"
     lines += ["", f"**Posts:** {link}", f"**Acknowledge:** `{c.ack}`", "", f"_{c.footer}_"]
     return "\n".join(lines)

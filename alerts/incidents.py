@@ -26,7 +26,7 @@ from crisiswatch.core.config import Config, parse_duration
 from crisiswatch.core.model import Incident, IncidentState, Level
 from crisiswatch.core.store.base import Store
 
-from alerts import routing, severity
+from alerts import naming, routing, severity
 from alerts.detectors.base import Evaluation
 from alerts.muting import Silence
 
@@ -188,6 +188,7 @@ class Lifecycle:
         # where the story started is best told by the rules that follow its words or topic
         story = next((ev for ev in sorted(evs, key=lambda ev: -signals[ev.fingerprint]["normalized"])
                       if ev.spec.story and ev.evidence.get("first_posts")), strongest)
+        rule_names = naming.joined_rules(incident.rule, pairs, incident.evidence.get("rule_names", ()))
         incident.evidence = {
             **strongest.evidence, "first_posts": story.evidence.get("first_posts", []), "rule": strongest.rule, "detector": strongest.detector,
             "observed": strongest.observed, "baseline": strongest.baseline, "spread": strongest.spread,
@@ -196,9 +197,9 @@ class Lifecycle:
                        strongest.bucket_end.isoformat()],
             "filter": strongest.filter.model_dump(mode="json", exclude_none=True) if strongest.filter else None,
             "signals": signals, "rules": [list(p) for p in pairs], "chart": incident.evidence.get("chart"),
-            "lower_buckets": lower}
+            "lower_buckets": lower, "rule_names": rule_names}
         old_level = incident.level
-        incident.title = strongest.title
+        incident.title = naming.incident_title(strongest.title, rule_names)
         incident.score = round(score, 1)
         incident.level = level
         if level.rank > incident.peak_level.rank:

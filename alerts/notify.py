@@ -273,7 +273,7 @@ def _deliver_one(store: Store, config: Config, incident_id: str, key: str,
         return 0
     index = int(key.split(":")[1])
     event = incident.events[index]
-    message = render(config, incident, event, channel.format, key)
+    message = render(config, incident, event, channel.format, key, target=channel.url)
     write_outbox(config, record, incident, message)
     error = transmit(channel, message, key, _notify_type(incident, event.kind), environ)
     record.attempts += 1

@@ -21,7 +21,7 @@ from crisiswatch.core.extensions import MessageFormat
 from crisiswatch.core.model import Incident, IncidentEvent
 from crisiswatch.core.store.base import PostFilter
 
-from alerts.formats import MessageContent, clean
+from alerts.formats import MessageContent, user_text
 
 LEVEL_LABEL = {"blue": "BLUE (watch)", "yellow": "YELLOW (warning)", "orange": "ORANGE (serious)",
                "red": "RED (critical)"}
@@ -95,12 +95,12 @@ def _post_line(post: dict[str, Any]) -> tuple[str, str | None]:
     return f"{who} on {post.get('source')}{followers}, {post.get('engagement') or 0:,} interactions: {text}", post.get("url")
 
 
-def _content(config: Config, incident: Incident, event: IncidentEvent, key: str) -> MessageContent:
+def _content(config: Config, incident: Incident, event: IncidentEvent, key: str, target: str = "") -> MessageContent:
     level = incident.level.value
     drill = event.kind == "drill" or incident.rule == "drill"
     prefix = "[DRILL] " if drill else ""
     scope = incident.watchlist or "all watchlists"
-    title = clean(f"{prefix}[{level.upper()}] {scope}: {KIND_LABEL.get(event.kind, event.kind)} - {incident.title}", 250)
+    title = user_text(f"{prefix}[{level.upper()}] {scope}: {KIND_LABEL.get(event.kind, event.kind)} - {incident.title}", 250)
     sentence = event.message or incident.title
     link_kind, link = posts_link(config, incident)
     e = incident.evidence
@@ -114,7 +114,7 @@ def _content(config: Config, incident: Incident, event: IncidentEvent, key: str)
         link_kind=link_kind, link=link,
         ack=f"crisiswatch alerts ack {incident.id} --by YOUR_NAME",
         footer=f"incident {incident.id} · state {incident.state.value} · opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
-               f" · ref {key}", drill=drill, has_chart=bool(e.get("chart")))
+               f" · ref {key}", drill=drill, has_chart=bool(e.get("chart")), target=_scheme_of(target))
 
 
 # ---- formats ------------------------------------------------------------------------------
@@ -123,10 +123,26 @@ def message_format(name: str) -> MessageFormat:
     return registry.get("formats", name)
 
 
-def render(config: Config, incident: Incident, event: IncidentEvent, fmt: str, key: str) -> Message:
-    """The message of ``event`` written in the format ``fmt`` (a name in the format registry)."""
+def _scheme_of(url: str) -> str:
+    """What a format may know of the channel's URL: the schema, and for an https webhook its host
+    (``https://hooks.slack.com``) - never a path, token or query, which may carry secrets."""
+    scheme, _, rest = (url or "").partition("://")
+    if not rest:
+        return ""
+    if scheme.lower() in ("http", "https"):
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme.lower()}://{host.lower()}"
+    return scheme.lower()
+
+
+def render(config: Config, incident: Incident, event: IncidentEvent, fmt: str, key: str,
+           target: str = "") -> Message:
+    """The message of ``event`` written in the format ``fmt`` (a name in the format registry).
+
+    ``target`` is the channel's Apprise URL (placeholders unresolved): one Markdown body cannot
+    be right for every service, so the format learns the service's schema from it."""
     spec = message_format(fmt)
-    content = _content(config, incident, event, key)
+    content = _content(config, incident, event, key, target)
     chart = incident.evidence.get("chart")
     attachments = [chart] if spec.options.get("attach_chart") and chart else []
     return Message(title=content.title, body=spec.render(content), format=fmt, attachments=attachments)

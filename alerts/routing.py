@@ -2,8 +2,10 @@
 
 Queuing writes a ``NotificationRecord`` per event and channel into the incident *before*
 anything is sent, with the idempotency key ``<incident>:<event index>:<channel>``. The
-incident is saved with its records in one write, so after a restart the record says
-whether that delivery still has to happen: nothing is lost and nothing is sent twice.
+incident is saved with its records in one write (a compare-and-set), so after a restart
+the record says whether that delivery still has to happen: nothing is lost and nothing is
+sent twice. A route's ``fallback`` channels get a copy (same event, their own key) when a
+route channel fails ``max_attempts`` times.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ def channels_for(config: Config, incident: Incident, event: IncidentEvent) -> li
         level = routing_level(incident, event)
         names = [c for route in config.routes if route_applies(route, incident, level) for c in route.channels]
     return [name for name in dict.fromkeys(names) if name in enabled]
+
+
+def fallbacks_for(config: Config, incident: Incident, event: IncidentEvent, channel: str) -> list[str]:
+    """Fallback channels, in order, of the routes that sent ``event`` to ``channel`` (or whose
+    fallback it is): where a notification goes when that channel keeps failing."""
+    enabled = {c.name for c in config.channels if c.enabled}
+    if event.kind == "escalated":
+        routes = [r for r in config.routes if r.name == event.data.get("route")]
+    else:
+        level = routing_level(incident, event)
+        routes = [r for r in config.routes if route_applies(r, incident, level)]
+    names = [name for r in routes if channel in r.channels or channel in r.fallback for name in r.fallback]
+    return [name for name in dict.fromkeys(names) if name in enabled and name != channel]
 
 
 def queue(config: Config, incident: Incident, index: int, silences: list[Silence], now: datetime) -> int:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import PydanticCustomError
 
 from crisiswatch.core import registry
+from crisiswatch.core.channel_urls import literal_secret_problem
 from crisiswatch.core.model import Level
 from crisiswatch.core.schedule import check_schedule, longest_gap, parse_duration
 
@@ -367,6 +368,16 @@ class ChannelConfig(_Section):
 
     _timeout = field_validator("timeout")(lambda v: v if v is None else _check_duration(v))
 
+    @field_validator("url")
+    @classmethod
+    def _secrets_from_env(cls, value: str, info: ValidationInfo) -> str:
+        """A token written into the file leaks through git, backups and screen shares; the
+        error names the placeholder to write instead (and never repeats the secret)."""
+        problem = literal_secret_problem(value, str(info.data.get("name") or ""))
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("format")
     @classmethod
     def _registered_format(cls, value: str) -> str:
@@ -392,6 +403,10 @@ class Route(_Section):
     min_level: Level = Level.blue
     channels: list[str]
     escalation: list[EscalationStep] = Field(default_factory=list)
+    fallback: list[str] = Field(default_factory=list)
+    """Channels, in order, that get a notification one of this route's channels could not
+    deliver in its ``max_attempts`` (the next one when that one fails too); the failing
+    channel keeps being retried until ``alerting.delivery_max_age``."""
 
 
 class AlertingConfig(_Section):
@@ -408,11 +423,17 @@ class AlertingConfig(_Section):
     base_url: str | None = None
     """Link target for 'open in Kibana / local search' in messages."""
     retry_backoff: Duration = "30s"
-    """First retry delay of a failed delivery; doubles per attempt (at most one hour)."""
+    """First retry delay of a failed delivery; doubles per attempt up to ``retry_backoff_max``."""
+    retry_backoff_max: Duration = "10m"
+    """Longest wait between two attempts: a channel that comes back is used again within this."""
+    delivery_max_age: Duration = "24h"
+    """A notification is retried this long after it was queued (however many attempts that
+    takes), then given up and the operations channels told."""
     charts: bool = True
     """Draw an evidence chart (PNG) for each firing and attach it to HTML e-mail."""
 
-    _durations = field_validator("evaluate_every", "renotify_every", "retry_backoff")(_check_duration)
+    _durations = field_validator("evaluate_every", "renotify_every", "retry_backoff", "retry_backoff_max",
+                                 "delivery_max_age")(_check_duration)
 
 
 class AirflowConfig(_Section):
@@ -493,7 +514,8 @@ class Config(_Section):
                     problems.append(f"routes[{index}].watchlists: unknown watchlist '{name}'")
             named = [(f"routes[{index}].channels", c) for c in route.channels] + [
                 (f"routes[{index}].escalation[{k}].channels", c)
-                for k, step in enumerate(route.escalation) for c in step.channels]
+                for k, step in enumerate(route.escalation) for c in step.channels] + [
+                (f"routes[{index}].fallback", c) for c in route.fallback]
             for where, name in named:
                 if name not in channels:
                     problems.append(f"{where}: unknown channel '{name}'")
@@ -604,3 +626,27 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     return parse_config(text, str(file))
+
+
+def missing_secrets(path: str | os.PathLike[str], config: Config, environ: dict[str, str] | None = None) -> list[str]:
+    """``FILE:LINE: key: reason`` for every ``${CRISISWATCH_...}`` that an enabled channel or the
+    Elasticsearch credentials need and the environment lacks: ``config check`` reports it
+    before a delivery fails on it at 3 a.m."""
+    env = os.environ if environ is None else environ
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = None
+    places: list[tuple[tuple[Any, ...], str]] = [
+        (("channels", index, "url"), channel.url) for index, channel in enumerate(config.channels) if channel.enabled]
+    es = config.store.elasticsearch
+    places += [(("store", "elasticsearch", key), getattr(es, key)) for key in ("api_key", "password")
+               if getattr(es, key)]
+    problems = []
+    for loc, value in places:
+        for name in dict.fromkeys(SECRET_PATTERN.findall(value)):
+            if name not in env:
+                line = _node_line(root, loc)
+                problems.append(f"{path}:{line}: {_format_loc(loc)}: environment variable {name} is not set"
+                                if line else f"{path}: {_format_loc(loc)}: environment variable {name} is not set")
+    return problems

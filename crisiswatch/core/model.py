@@ -223,7 +223,8 @@ class NotificationRecord(_Model):
     event_kind: str
     """The timeline event that caused the notification."""
     status: str = "pending"
-    """pending, sent or failed (failed ones are retried until max attempts)."""
+    """pending, sent, failed (retried with capped backoff) or expired (still undelivered after
+    ``alerting.delivery_max_age``: given up, and the operations channels were told)."""
     attempts: int = 0
     """How many delivery attempts were made."""
     last_error: str | None = None
@@ -234,6 +235,13 @@ class NotificationRecord(_Model):
     """When it was delivered."""
     next_attempt_at: UtcDatetime | None = None
     """Earliest time of the next attempt after a failure (retry backoff); None = now."""
+    claimed_by: str | None = None
+    """The process sending it right now (``host:pid:nonce``); another process leaves it alone
+    until ``lease_until``, so one delivery is sent by one process."""
+    lease_until: UtcDatetime | None = None
+    """Wall-clock end of that claim: a sender that died leaves a claim that runs out."""
+    failover_from: str | None = None
+    """For a copy sent to a route's fallback channel: the channel that could not deliver it."""
 
 
 class Incident(_Model):
@@ -283,6 +291,11 @@ class Incident(_Model):
     """Timeline, oldest first."""
     notifications: list[NotificationRecord] = Field(default_factory=list)
     """Delivery records, one per event and channel."""
+    revision: str | None = Field(default=None, exclude=True)
+    """The stored version this copy was read as (SQLite: the row's version; Elasticsearch:
+    ``seq_no:primary_term``), set by the store on every read and successful save and never
+    stored in the document. A save is a compare-and-set against it, so a writer holding a
+    stale copy cannot overwrite what another wrote since (None = a new incident)."""
 
 
 class CrawlHealth(_Model):

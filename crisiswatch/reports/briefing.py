@@ -50,6 +50,12 @@ def incidents_in_period(store: Store, start: datetime, end: datetime) -> list[In
     return sorted(found, key=lambda i: (-i.peak_level.rank, i.opened_at))
 
 
+BASELINE_LEARNING = timedelta(days=3)
+"""A watchlist with less history than this is still "learning" its normal volume: its alerts
+use a wide prior (alerts.learning.DEFAULT_LEARNING, the same period; the reports cannot
+import alerts), so the briefing says so next to its numbers."""
+
+
 def briefing_context(store: Store, config: Config, start: datetime, end: datetime,
                      out_dir: Path | None = None) -> dict[str, Any]:
     """Every number and chart of the briefing (the HTML template only lays them out)."""
@@ -69,7 +75,11 @@ def briefing_context(store: Store, config: Config, start: datetime, end: datetim
         scope = period.narrow(watchlists=(watchlist.name,))
         shares = sentiment_shares(store, scope)
         count = mentions.get(watchlist.name, 0)
+        first = store.first_posts(PostFilter(watchlists=(watchlist.name,), until=end), limit=1)
+        history = end - first[0].created_at if first else None
         watchlists.append({"name": watchlist.name, "kind": watchlist.kind, "owner": watchlist.owner,
+                           "learning": history is None or history < BASELINE_LEARNING,
+                           "history_hours": history.total_seconds() / 3600 if history is not None else 0.0,
                            "posts": count, "previous": earlier.get(watchlist.name, 0),
                            "share_of_voice": count / total_mentions if total_mentions else None,
                            "negative": shares["negative"], "positive": shares["positive"]})

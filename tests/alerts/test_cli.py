@@ -46,7 +46,7 @@ def test_evaluate_then_manage_the_incident_from_the_command_line(world, tmp_path
     assert listed["state"] == "open" and listed["watchlist"] == "acme"
 
     assert cli("alerts", "ack", incident_id[:6], "--by", "mei", "-c", config).exit_code == 0
-    assert cli("alerts", "assign", incident_id, "--to", "li", "-c", config).exit_code == 0
+    assert cli("alerts", "assign", incident_id, "--to", "li", "--by", "mei", "-c", config).exit_code == 0
     assert cli("alerts", "note", incident_id, "holding statement sent at 11:05", "--by", "li", "-c", config).exit_code == 0
     again = cli("alerts", "ack", incident_id, "--by", "bob", "-c", config)
     assert again.exit_code == 1 and "already acknowledged by mei" in again.output
@@ -65,11 +65,12 @@ def test_evaluate_then_manage_the_incident_from_the_command_line(world, tmp_path
 def test_silences_from_the_command_line(world, tmp_path):
     config = write_config(tmp_path, world.path)
     world.close()
-    added = cli("alerts", "silence", "add", "--watchlist", "acme", "--for", "2h", "--reason", "launch", "-c", config)
+    added = cli("alerts", "silence", "add", "--watchlist", "acme", "--for", "2h", "--reason", "launch", "--by", "mei",
+                "-c", config)
     assert added.exit_code == 0 and "watchlist 'acme'" in added.output
     silence_id = added.output.split()[1].rstrip(":")
     assert silence_id in cli("alerts", "silence", "list", "-c", config).output
-    bad = cli("alerts", "silence", "add", "--watchlist", "nobody", "--for", "2h", "-c", config)
+    bad = cli("alerts", "silence", "add", "--watchlist", "nobody", "--for", "2h", "--by", "mei", "-c", config)
     assert bad.exit_code == 1 and "unknown watchlist 'nobody'" in bad.output
     assert cli("alerts", "silence", "remove", silence_id, "-c", config).exit_code == 0
     assert "no silences" in cli("alerts", "silence", "list", "-c", config).output

@@ -9,6 +9,8 @@ import pytest
 from crawlers.base_spider import Walk
 from crawlers.normalise import clean_text
 from crawlers.pipelines import NormalisePipeline
+from crawlers.platforms.appstore.spider import AppStoreSpider
+from crawlers.platforms.bilibili.spider import BilibiliSpider
 from crawlers.platforms.bluesky.spider import BlueskySpider
 from crawlers.platforms.hackernews.spider import HackerNewsSpider
 from crawlers.platforms.mastodon.spider import MastodonSpider
@@ -132,3 +134,14 @@ def test_mastodon_content_warning_is_text_not_markup(tmp_path):
               "favourites_count": 0, "reblogs_count": 0, "replies_count": 0, "language": "en"}
     post = cleaned(spider, [spider.status_to_post(status)])[0]
     assert post.text == "I <3 Zephyr & friends\n\nFlat cans again & again"
+
+
+@pytest.mark.parametrize("spider_class, targets", [(AppStoreSpider, {"apps": ["1"]}), (BilibiliSpider, {"videos": ["BV1"]})])
+def test_reviews_and_replies_are_plain_text_and_keep_angle_brackets(tmp_path, spider_class, targets):
+    from crisiswatch.core.model import Author, Post
+
+    spider = spider_for(spider_class, tmp_path, targets=targets)
+    said = "Update 3.2 <beta> logs me out every time <3 &amp; no fix"
+    post = Post(id=f"{spider_class.name}:1", source=spider_class.name, text=said,
+                created_at=utc(2026, 3, 2), author=Author())
+    assert cleaned(spider, [post])[0].text == said

@@ -46,6 +46,9 @@ class LoopbackState:
     requests: list[Recorded] = field(default_factory=list)
     authorization: str | None = None
     """When set, requests without exactly this Authorization header get a 401."""
+    seq_nos: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(index, id) -> sequence number of its last write (compare-and-set with if_seq_no)."""
+    next_seq_no: int = 0
 
 
 def _error(kind: str, reason: str, status: int) -> tuple[int, dict[str, Any]]:
@@ -73,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = _error("security_exception", "unable to authenticate with provided credentials "
                                       "and anonymous access is not allowed for this request", 401)
             else:
-                status, body = self.server.route(self.command, unquote(parts.path), raw)
+                status, body = self.server.route(self.command, unquote(parts.path), raw, parse_qs(parts.query))
         payload = b"" if self.command == "HEAD" or body is None else json.dumps(body).encode()
         self.send_response(status)
         if state.product_header:
@@ -119,8 +122,9 @@ class LoopbackElasticsearch(ThreadingHTTPServer):
                 names.append(name)
         return names
 
-    def route(self, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+    def route(self, method: str, path: str, raw: bytes, query: dict[str, list[str]] | None = None) -> tuple[int, Any]:
         s = self.state
+        query = query or {}
         body = json.loads(raw) if raw and not path.endswith("_bulk") else None
         if path == "/" and method in ("GET", "HEAD"):
             return 200, {"name": "loopback", "cluster_name": "loopback", "cluster_uuid": "x",
@@ -175,18 +179,29 @@ class LoopbackElasticsearch(ThreadingHTTPServer):
             if method == "GET":
                 for target in targets:
                     if doc_id in s.indices.get(target, {}):
-                        return 200, {"_index": target, "_id": doc_id, "_version": 1, "_seq_no": 0,
-                                     "_primary_term": 1, "found": True, "_source": s.indices[target][doc_id]}
+                        return 200, {"_index": target, "_id": doc_id, "_version": 1,
+                                     "_seq_no": s.seq_nos.get((target, doc_id), 0), "_primary_term": 1, "found": True,
+                                     "_source": s.indices[target][doc_id]}
                 return 404, {"_index": targets[0], "_id": doc_id, "found": False}
+            target = targets[0] if method == "DELETE" else s.aliases.get(index, index)
+            exists = doc_id in s.indices.get(target, {})
+            if "if_seq_no" in query and (not exists or int(query["if_seq_no"][0]) != s.seq_nos.get((target, doc_id))):
+                return _error("version_conflict_engine_exception",
+                              f"[{doc_id}]: version conflict, required seqNo [{query['if_seq_no'][0]}]", 409)
+            if query.get("op_type") == ["create"] and exists:
+                return _error("version_conflict_engine_exception",
+                              f"[{doc_id}]: version conflict, document already exists", 409)
             if method == "DELETE":
-                existed = s.indices.get(targets[0], {}).pop(doc_id, None) is not None
-                return (200 if existed else 404), self._doc_result(targets[0], doc_id,
-                                                                   "deleted" if existed else "not_found")
+                s.indices.get(target, {}).pop(doc_id, None)
+                return (200 if exists else 404), self._doc_result(target, doc_id, "deleted" if exists else "not_found")
             doc_id = doc_id or f"auto{sum(len(v) for v in s.indices.values())}"
-            target = s.aliases.get(index, index)
             created = doc_id not in s.indices.setdefault(target, {})
             s.indices[target][doc_id] = body
-            return (201 if created else 200), self._doc_result(target, doc_id, "created" if created else "updated")
+            s.next_seq_no += 1
+            s.seq_nos[(target, doc_id)] = s.next_seq_no
+            result = self._doc_result(target, doc_id, "created" if created else "updated")
+            result["_seq_no"] = s.next_seq_no
+            return (201 if created else 200), result
         return _error("unsupported_operation", f"loopback server does not implement {method} {path}", 400)
 
     @staticmethod
@@ -212,6 +227,8 @@ class LoopbackElasticsearch(ThreadingHTTPServer):
                 for doc_id in ids:
                     if doc_id in s.indices.get(target, {}):
                         hit = {"_index": target, "_id": doc_id, "_score": 1.0}
+                        if (body or {}).get("seq_no_primary_term"):
+                            hit.update(_seq_no=s.seq_nos.get((target, doc_id), 0), _primary_term=1)
                         if (body or {}).get("_source", True) is not False:
                             hit["_source"] = s.indices[target][doc_id]
                         hits.append(hit)

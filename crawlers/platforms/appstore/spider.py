@@ -76,6 +76,7 @@ def served_at(response: Response) -> datetime:
 class AppStoreSpider(CrisisSpider):
     name = "appstore"
     default_base_url = "https://itunes.apple.com"
+    text_kind = "plain"  # reviews and replies are plain text: "<3" and "<beta>" are what the user wrote
 
     def pairs(self) -> list[tuple[str, str]]:
         countries = self.option("countries", ["us"])

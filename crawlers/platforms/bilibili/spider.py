@@ -58,6 +58,7 @@ def pinned_replies(data: dict[str, Any]) -> list[dict[str, Any]]:
 class BilibiliSpider(CrisisSpider):
     name = "bilibili"
     default_base_url = "https://api.bilibili.com"
+    text_kind = "plain"  # reviews and replies are plain text: "<3" and "<beta>" are what the user wrote
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -13,16 +13,18 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape as esc
 
-from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.app.cli.common import (ActorOption, ConfigOption, actor_or_exit, config_or_exit, console, fail,
+                                        store_or_exit)
 from crisiswatch.core.config import parse_duration
 from crisiswatch.core.model import Level, as_utc, utc_now
+
+from alerts.learning import learning_states
 
 app = typer.Typer(help="Crisis alerts: evaluate rules, manage incidents, silences and drills.",
                   no_args_is_help=True)
 silence_app = typer.Typer(help="Hold notifications by watchlist, rule and time window.", no_args_is_help=True)
 app.add_typer(silence_app, name="silence")
 
-ByOption = Annotated[str, typer.Option("--by", help="Your name (recorded in the timeline)")]
 LEVEL_STYLE = {"blue": "bold blue", "yellow": "bold yellow", "orange": "bold dark_orange", "red": "bold red"}
 
 
@@ -120,18 +122,22 @@ def list_incidents(state: Annotated[str, typer.Option("--state", help="active, o
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         incidents = store.list_incidents(states=states, limit=limit)
+        learning = [s for s in learning_states(store, cfg, utc_now()) if s.learning]
     if as_json:
         for incident in incidents:
             typer.echo(incident.model_dump_json(exclude={"events", "notifications"}))
         return
     if not incidents:
         console.print(f"no {state} incidents")
-        return
     for i in incidents:
         who = f" ack {i.acknowledged_by}" if i.acknowledged_by else ""
         owner = f" owner {i.assignee}" if i.assignee else ""
+        rules = ", ".join(i.evidence.get("rule_names") or [i.rule])
         console.print(f"{i.id}  {_level(i.level.value):<6} {i.state.value:<12} {i.updated_at:%Y-%m-%d %H:%M}  "
-                      f"{esc(i.watchlist or '*')}  {esc(i.title)}{esc(who)}{esc(owner)}", highlight=False)
+                      f"{esc(i.watchlist or '*')}  [{esc(rules)}]  {esc(i.title)}{esc(who)}{esc(owner)}",
+                      highlight=False)
+    for item in learning:  # a new watchlist's alerts rest on a baseline still being learned
+        console.print(f"watchlist {esc(item.watchlist)}: {esc(item.describe())}", highlight=False)
 
 
 @app.command()
@@ -199,30 +205,30 @@ def _act(config: Path | None, incident_id: str, action: str, **kwargs: str) -> N
 
 
 @app.command()
-def ack(incident_id: str, by: ByOption, config: ConfigOption = None) -> None:
+def ack(incident_id: str, by: ActorOption = None, config: ConfigOption = None) -> None:
     """Acknowledge: someone is on it (stops reminders and escalation)."""
-    _act(config, incident_id, "acknowledge", by=by)
+    _act(config, incident_id, "acknowledge", by=actor_or_exit(by))
 
 
 @app.command()
 def assign(incident_id: str, to: Annotated[str, typer.Option("--to", help="Who owns the response")],
-           by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+           by: ActorOption = None, config: ConfigOption = None) -> None:
     """Give the incident an owner."""
-    _act(config, incident_id, "assign", to=to, by=by)
+    _act(config, incident_id, "assign", to=to, by=actor_or_exit(by))
 
 
 @app.command()
 def note(incident_id: str, text: Annotated[str, typer.Argument(help="What happened, what was done")],
-         by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+         by: ActorOption = None, config: ConfigOption = None) -> None:
     """Add a note to the timeline."""
-    _act(config, incident_id, "note", text=text, by=by)
+    _act(config, incident_id, "note", text=text, by=actor_or_exit(by))
 
 
 @app.command()
 def resolve(incident_id: str, note: Annotated[str, typer.Option("--note", help="How it ended")] = "",
-            by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+            by: ActorOption = None, config: ConfigOption = None) -> None:
     """Close the incident."""
-    _act(config, incident_id, "resolve", by=by, note=note)
+    _act(config, incident_id, "resolve", by=actor_or_exit(by), note=note)
 
 
 @silence_app.command("add")
@@ -232,9 +238,11 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
                 start: Annotated[Optional[str], typer.Option("--start", help="ISO time; default now")] = None,
                 until: Annotated[Optional[str], typer.Option("--until", help="ISO end time (instead of --for)")] = None,
                 reason: Annotated[str, typer.Option("--reason")] = "",
-                by: Annotated[str, typer.Option("--by")] = "cli", config: ConfigOption = None) -> None:
+                by: ActorOption = None, config: ConfigOption = None) -> None:
     """Hold notifications for a watchlist and/or rule during a time window."""
     from alerts import muting as silences
+
+    by = actor_or_exit(by)
 
     cfg = config_or_exit(config)
     if watchlist and watchlist not in {w.name for w in cfg.watchlists}:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,29 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Config file (default: $CRISISWATCH_CONFIG or ./crisiswatch.yaml)",
                  envvar="CRISISWATCH_CONFIG"),
 ]
+
+
+ACTOR_ENV = "CRISISWATCH_USER"
+ActorOption = Annotated[
+    Optional[str],
+    typer.Option("--by", help=f"Who does this, recorded in the timeline (default: ${ACTOR_ENV})", show_default=False),
+]
+_ACTOR = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
+
+
+def actor_or_exit(by: str | None) -> str:
+    """The person behind a state change: ``--by`` or $CRISISWATCH_USER, never nobody.
+
+    Until the incident console brings real users, the timeline is the only record of who
+    acknowledged, assigned or resolved; a default such as "cli" would make every entry
+    anonymous, so a change without a name is refused instead of recorded."""
+    actor = (by if by is not None else os.environ.get(ACTOR_ENV, "")).strip()
+    if not actor:
+        raise fail(f"who is doing this? give --by NAME or set {ACTOR_ENV} (the name goes into the incident "
+                   "timeline)")
+    if not _ACTOR.fullmatch(actor):
+        raise fail("--by must be a name of at most 80 characters on one line")
+    return actor
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

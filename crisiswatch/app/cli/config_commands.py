@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crisiswatch.app.cli.common import console, err_console
-from crisiswatch.core.config import ConfigError, load_config
+from crisiswatch.core.config import ConfigError, load_config, missing_secrets
 
 app = typer.Typer(help="Check and inspect the configuration file.", no_args_is_help=True)
 
@@ -18,6 +18,8 @@ def check(file: Annotated[Path, typer.Argument(help="The YAML file to validate")
     """Validate FILE; print every problem as FILE:LINE: key.path: reason and exit 2 if any."""
     try:
         config = load_config(file)
+        if unset := missing_secrets(file, config):
+            raise ConfigError(unset)
     except ConfigError as exc:
         for problem in exc.problems:
             err_console.print(problem, highlight=False, markup=False)

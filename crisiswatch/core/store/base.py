@@ -23,6 +23,24 @@ class StoreError(RuntimeError):
     """A store cannot be reached or refused an operation; the message says which and why."""
 
 
+class IncidentConflict(StoreError):
+    """The incident was written by someone else since this copy was read (compare-and-set
+    failed): re-read it and apply the change again (``alerts.incidents.IncidentBook.update``)."""
+
+    def __init__(self, incident_id: str, reason: str = "changed since it was read"):
+        self.incident_id = incident_id
+        super().__init__(f"incident {incident_id}: {reason}")
+
+
+class FingerprintTaken(IncidentConflict):
+    """Another open incident already has this fingerprint: at most one is open per fingerprint,
+    so two evaluators racing to open the same alert end with one incident, not two."""
+
+    def __init__(self, incident_id: str, fingerprint: str, holder: str | None):
+        self.fingerprint, self.holder = fingerprint, holder
+        super().__init__(incident_id, f"fingerprint {fingerprint!r} is already open as incident {holder or '?'}")
+
+
 class PostFilter(BaseModel):
     """Which posts a query is about; every field left None means "any".
 
@@ -218,7 +236,13 @@ class Store(abc.ABC):
     # ---- incidents -----------------------------------------------------------------
     @abc.abstractmethod
     def save_incident(self, incident: Incident) -> None:
-        """Insert or replace an incident (with its timeline and notification records)."""
+        """Write an incident (with its timeline and notification records) as a compare-and-set.
+
+        ``incident.revision`` None creates it (IncidentConflict if the id exists); otherwise the
+        write happens only if the stored revision is still that one (else IncidentConflict), so
+        a stale copy never overwrites an acknowledgement or an event written meanwhile. At most
+        one incident per fingerprint is open: opening (or reopening) a second raises
+        FingerprintTaken naming the open one. On success ``incident.revision`` is the new one."""
 
     @abc.abstractmethod
     def get_incident(self, incident_id: str) -> Incident | None:

@@ -14,6 +14,7 @@ request become ``StoreError`` naming the URL (without credentials) and the reaso
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -24,13 +25,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import elastic_transport
 import elasticsearch
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from crisiswatch.core.config import Config, ConfigError, ElasticsearchConfig, resolve_secrets
-from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, as_utc
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentState, Post, as_utc
 from crisiswatch.core.store import es_query as q
-from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrder, Share, Store, StoreError, TermCount,
-                                    WriteResult, _intersect)
+from crisiswatch.core.store.base import (Bucket, FingerprintTaken, IncidentConflict, ItemError, PostFilter, PostOrder,
+                                    Share, Store, StoreError, TermCount, WriteResult, _intersect)
 from crisiswatch.core.store.es_admin import (Change, CheckResult, VersionMismatch, apply_schema, check_cluster,
                                         ensure_compatible)
 from crisiswatch.core.store.es_schema import IndexNames
@@ -42,6 +43,9 @@ LOOKUP_CHUNK = 1000
 """Ids looked up (and posts written) per round trip."""
 MAX_BUCKETS = 10_000
 """Histogram buckets per request, well below the cluster's default search.max_buckets (65,536)."""
+OPEN_CLAIM_GRACE = timedelta(minutes=2)
+"""A fingerprint claim whose incident was never written is taken over only after this long:
+its writer may still be on the way (claim first, incident second)."""
 
 
 def redact_url(url: str) -> str:
@@ -80,8 +84,19 @@ def incident_document(incident: Incident) -> dict[str, Any]:
     return doc
 
 
-def incident_from_source(source: dict[str, Any]) -> Incident:
-    return Incident.model_validate({k: v for k, v in source.items() if k in Incident.model_fields})
+def incident_from_source(source: dict[str, Any], hit: dict[str, Any] | None = None) -> Incident:
+    """The incident of a stored document; with its ``hit`` (get or search answer) it carries the
+    ``seq_no:primary_term`` revision its next save compares against."""
+    incident = Incident.model_validate({k: v for k, v in source.items() if k in Incident.model_fields
+                                        and k != "revision"})
+    if hit is not None and hit.get("_seq_no") is not None:
+        incident.revision = f"{hit['_seq_no']}:{hit['_primary_term']}"
+    return incident
+
+
+def _cas(revision: str) -> dict[str, int]:
+    seq_no, _, term = revision.partition(":")
+    return {"if_seq_no": int(seq_no), "if_primary_term": int(term)}
 
 
 def _item_reason(info: dict[str, Any]) -> tuple[str, str]:
@@ -413,31 +428,100 @@ class ElasticsearchStore(Store):
 
     # ---- incidents -------------------------------------------------------------------
     def save_incident(self, incident: Incident) -> None:
+        """Compare-and-set on ``if_seq_no``/``if_primary_term`` (``op_type=create`` for a new
+        one). An active incident first holds its fingerprint's claim document (see
+        ``_claim_fingerprint``); a resolved one lets it go after its write."""
+        active = incident.state != IncidentState.resolved
+        if active:
+            self._claim_fingerprint(incident)
+        options: dict[str, Any] = {"op_type": "create"} if incident.revision is None else _cas(incident.revision)
         with self._errors("saving an incident"):
-            self.client.index(index=self.names.incidents, id=incident.id, refresh=self.refresh or None,
-                              body=incident_document(incident))
+            try:
+                response = self.client.index(index=self.names.incidents, id=incident.id, refresh=self.refresh or None,
+                                             document=incident_document(incident), **options)
+            except ConflictError:
+                raise IncidentConflict(incident.id) from None
+        incident.revision = f"{response['_seq_no']}:{response['_primary_term']}"
+        if not active:
+            self._release_fingerprint(incident)
+
+    def _claim_id(self, fingerprint: str) -> str:
+        return "open-incident|" + hashlib.sha1(fingerprint.encode()).hexdigest()
+
+    def _claim_fingerprint(self, incident: Incident) -> None:
+        """One open incident per fingerprint: a state document with a deterministic id, made
+        with ``op_type=create``, names the open incident; whoever cannot create it joins the
+        incident it names. A claim left by an incident that was resolved (its release lost in a
+        crash) or never written (after ``OPEN_CLAIM_GRACE``) is taken over by compare-and-set."""
+        doc_id = self._claim_id(incident.fingerprint)
+        body = {"kind": "open_incident", "key": incident.fingerprint, "value": incident.id,
+                "updated_at": q.es_time(datetime.now(timezone.utc))}
+        with self._errors("claiming an incident fingerprint"):
+            for _ in range(5):
+                try:
+                    self.client.index(index=self.names.state, id=doc_id, op_type="create", document=body,
+                                      refresh=self.refresh or None)
+                    return
+                except ConflictError:
+                    pass
+                try:
+                    claim = self.client.get(index=self.names.state, id=doc_id)
+                except NotFoundError:
+                    continue  # released meanwhile: try to create it again
+                holder = claim["_source"].get("value")
+                if holder == incident.id:
+                    return
+                try:
+                    other = self.client.get(index=self.names.incidents, id=holder)["_source"]
+                except NotFoundError:
+                    other = None
+                claimed_at = as_utc(datetime.fromisoformat(claim["_source"]["updated_at"].replace("Z", "+00:00")))
+                if other is not None and other.get("state") != IncidentState.resolved.value:
+                    raise FingerprintTaken(incident.id, incident.fingerprint, holder)
+                if other is None and datetime.now(timezone.utc) - claimed_at < OPEN_CLAIM_GRACE:
+                    raise FingerprintTaken(incident.id, incident.fingerprint, holder)
+                try:
+                    self.client.index(index=self.names.state, id=doc_id, document=body, refresh=self.refresh or None,
+                                      if_seq_no=claim["_seq_no"], if_primary_term=claim["_primary_term"])
+                    return
+                except ConflictError:
+                    continue
+        raise IncidentConflict(incident.id, f"could not claim fingerprint {incident.fingerprint!r}; try again")
+
+    def _release_fingerprint(self, incident: Incident) -> None:
+        doc_id = self._claim_id(incident.fingerprint)
+        with self._errors("releasing an incident fingerprint"):
+            try:
+                claim = self.client.get(index=self.names.state, id=doc_id)
+                if claim["_source"].get("value") == incident.id:
+                    self.client.delete(index=self.names.state, id=doc_id, refresh=self.refresh or None,
+                                       if_seq_no=claim["_seq_no"], if_primary_term=claim["_primary_term"])
+            except (NotFoundError, ConflictError):
+                pass  # gone, or taken over: either way not ours any more
 
     def get_incident(self, incident_id: str) -> Incident | None:
         with self._errors("reading an incident"):
             try:
-                return incident_from_source(self.client.get(index=self.names.incidents, id=incident_id)["_source"])
+                found = self.client.get(index=self.names.incidents, id=incident_id)
+                return incident_from_source(found["_source"], found.body)
             except NotFoundError:
                 pass
-        body = {"size": 10, "query": {"prefix": {"id": {"value": incident_id}}},
+        body = {"size": 10, "query": {"prefix": {"id": {"value": incident_id}}}, "seq_no_primary_term": True,
                 "sort": [{"id": {"order": "asc"}}]}
         hits = self._search(self.names.incidents, body, "reading an incident")["hits"]["hits"]
         if len(hits) > 1:
             matches = ", ".join(hit["_source"]["id"] for hit in hits)
             raise StoreError(f"incident id '{incident_id}' is ambiguous: it starts {matches}")
-        return incident_from_source(hits[0]["_source"]) if hits else None
+        return incident_from_source(hits[0]["_source"], hits[0]) if hits else None
 
     def find_incident(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"fingerprint": fingerprint}}]}}
         if not include_resolved:
             query["bool"]["must_not"] = [{"term": {"state": "resolved"}}]
-        body = {"size": 1, "query": query, "sort": [{"opened_at": {"order": "desc"}}, {"id": {"order": "desc"}}]}
+        body = {"size": 1, "query": query, "seq_no_primary_term": True,
+                "sort": [{"opened_at": {"order": "desc"}}, {"id": {"order": "desc"}}]}
         hits = self._search(self.names.incidents, body, "finding an incident")["hits"]["hits"]
-        return incident_from_source(hits[0]["_source"]) if hits else None
+        return incident_from_source(hits[0]["_source"], hits[0]) if hits else None
 
     def list_incidents(self, states: Iterable[str] | None = None, since: datetime | None = None,
                        limit: int = 100) -> list[Incident]:
@@ -446,10 +530,10 @@ class ElasticsearchStore(Store):
             clauses.append(q._terms("state", tuple(states)))
         if since is not None:
             clauses.append({"range": {"updated_at": {"gte": q.es_time(since)}}})
-        body = {"size": limit, "query": {"bool": {"filter": clauses}},
+        body = {"size": limit, "query": {"bool": {"filter": clauses}}, "seq_no_primary_term": True,
                 "sort": [{"updated_at": {"order": "desc"}}, {"id": {"order": "asc"}}]}
         hits = self._search(self.names.incidents, body, "listing incidents")["hits"]["hits"]
-        return [incident_from_source(hit["_source"]) for hit in hits]
+        return [incident_from_source(hit["_source"], hit) for hit in hits]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -174,6 +174,10 @@ INCIDENTS_MAPPINGS: dict[str, Any] = {
                 "last_error": {"type": "text"},
                 "created_at": DATE,
                 "sent_at": DATE,
+                "next_attempt_at": DATE,
+                "claimed_by": KEYWORD,
+                "lease_until": DATE,
+                "failover_from": KEYWORD,
             }
         },
     },
@@ -191,6 +195,8 @@ CRAWLS_MAPPINGS: dict[str, Any] = {
         "newest_post_at": DATE,
         "status": KEYWORD,
         "message": {"type": "text"},
+        "parse_failures": {"type": "integer"},
+        "unreadable_pages": {"type": "integer"},
     },
 }
 

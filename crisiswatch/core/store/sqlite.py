@@ -39,13 +39,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, Post, as_utc
-from crisiswatch.core.store.base import (Bucket, ItemError, PostFilter, PostOrder, Store, StoreError, TermCount,
-                                    WriteResult)
+from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentEvent, IncidentState, Post, as_utc
+from crisiswatch.core.store.base import (Bucket, FingerprintTaken, IncidentConflict, ItemError, PostFilter, PostOrder,
+                                    Store, StoreError, TermCount, WriteResult)
 from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BATCH = 20_000
 """Posts taken from the caller's iterable at a time."""
 WRITE_CHUNK = 5_000
@@ -108,11 +108,16 @@ CREATE TABLE IF NOT EXISTS crawls (
 CREATE INDEX IF NOT EXISTS crawls_source ON crawls (source, started_us);
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
-    opened_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, doc TEXT NOT NULL);
+    opened_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, doc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0);  -- compare-and-set writes (added by schema 4)
 CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint, opened_us);
 CREATE INDEX IF NOT EXISTS incidents_updated ON incidents (updated_us);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_OPEN_FINGERPRINT_INDEX = ("CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_fingerprint"
+                           " ON incidents (fingerprint) WHERE state != 'resolved'")
+"""At most one open incident per fingerprint (schema 4). Created after the migrations, which
+first settle the duplicates an older store may hold."""
 
 _FIELD_COLUMNS = {
     "source": "p.source",
@@ -438,9 +443,13 @@ class SqliteStore(Store):
                              f"(schema {version} > {SCHEMA_VERSION}); upgrade crisiswatch")
         if version == 2:
             self._migrate_to_3(conn)
+            version = 3
+        if version == 3:
+            self._migrate_to_4(conn)
         elif version < SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: created by a development build of crisiswatch "
                              f"(schema {version}); move it away and ingest its posts again")
+        conn.execute(_OPEN_FINGERPRINT_INDEX)
 
     @staticmethod
     def _migrate_to_3(conn: sqlite3.Connection) -> None:
@@ -459,6 +468,41 @@ class SqliteStore(Store):
                     " IS NOT NULL")
                 conn.execute("UPDATE posts SET rating = NULL WHERE rating NOT BETWEEN 1 AND 5")
             conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _migrate_to_4(conn: sqlite3.Connection) -> None:
+        """Schema 4 adds ``incidents.version`` (every incident write is a compare-and-set) and
+        the one-open-incident-per-fingerprint index. A store written before may hold two open
+        incidents of one fingerprint (the race the index prevents): the newest stays open, the
+        others are resolved with a timeline entry naming the one kept, so nothing is deleted."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
+            if "version" not in columns:
+                conn.execute("ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+            doubled = [row[0] for row in conn.execute(
+                "SELECT fingerprint FROM incidents WHERE state != 'resolved' GROUP BY fingerprint HAVING count(*) > 1")]
+            for fingerprint in doubled:
+                rows = conn.execute("SELECT id, doc FROM incidents WHERE fingerprint = ? AND state != 'resolved'"
+                                    " ORDER BY opened_us DESC, id DESC", (fingerprint,)).fetchall()
+                kept = rows[0][0]
+                for incident_id, doc in rows[1:]:
+                    incident = Incident.model_validate_json(doc)
+                    now = datetime.now(timezone.utc)
+                    incident.state, incident.resolved_at, incident.updated_at = IncidentState.resolved, now, now
+                    incident.events.append(IncidentEvent(at=now, kind="resolved", actor="system", data={"merged_into": kept},
+                                                         message=f"duplicate of incident {kept} (opened by a race "
+                                                                 "before schema 4); follow that one"))
+                    conn.execute("UPDATE incidents SET state = 'resolved', updated_us = ?, doc = ?,"
+                                 " version = version + 1 WHERE id = ?",
+                                 (to_us(now), incident.model_dump_json(), incident_id))
+            conn.execute(_OPEN_FINGERPRINT_INDEX)
+            conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -831,35 +875,58 @@ class SqliteStore(Store):
     # ---- incidents -----------------------------------------------------------------
     @_guarded
     def save_incident(self, incident: Incident) -> None:
+        """A compare-and-set on the row's version (see ``Store.save_incident``)."""
+        row = (incident.fingerprint, incident.state.value, to_us(incident.opened_at), to_us(incident.updated_at),
+               incident.model_dump_json(), incident.id)
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO incidents (id, fingerprint, state, opened_us, updated_us, doc) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, state = excluded.state,"
-                " opened_us = excluded.opened_us, updated_us = excluded.updated_us, doc = excluded.doc",
-                (incident.id, incident.fingerprint, incident.state.value, to_us(incident.opened_at),
-                 to_us(incident.updated_at), incident.model_dump_json()))
+            try:
+                if incident.revision is None:
+                    conn.execute("INSERT INTO incidents (fingerprint, state, opened_us, updated_us, doc, id, version)"
+                                 " VALUES (?,?,?,?,?,?,1)", row)
+                    version = 1
+                else:
+                    expected = int(incident.revision)
+                    cursor = conn.execute("UPDATE incidents SET fingerprint = ?, state = ?, opened_us = ?, updated_us = ?,"
+                                          " doc = ?, version = version + 1 WHERE id = ? AND version = ?",
+                                          (*row, expected))
+                    if cursor.rowcount != 1:
+                        raise IncidentConflict(incident.id)
+                    version = expected + 1
+            except sqlite3.IntegrityError as exc:
+                if "incidents.id" in str(exc):
+                    raise IncidentConflict(incident.id, "already exists (created by another writer)") from None
+                holder = conn.execute("SELECT id FROM incidents WHERE fingerprint = ? AND state != 'resolved'",
+                                      (incident.fingerprint,)).fetchone()
+                raise FingerprintTaken(incident.id, incident.fingerprint, holder[0] if holder else None) from None
+        incident.revision = str(version)
+
+    @staticmethod
+    def _incident(doc: str, version: int) -> Incident:
+        incident = Incident.model_validate_json(doc)
+        incident.revision = str(version)
+        return incident
 
     @_guarded
     def get_incident(self, incident_id: str) -> Incident | None:
         conn = self._read()
-        row = conn.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        row = conn.execute("SELECT doc, version FROM incidents WHERE id = ?", (incident_id,)).fetchone()
         if row is None and incident_id:
-            rows = conn.execute("SELECT id, doc FROM incidents WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6",
+            rows = conn.execute("SELECT id, doc, version FROM incidents WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6",
                                 (len(incident_id), incident_id)).fetchall()
             if len(rows) > 1:
                 shown = ", ".join(r[0] for r in rows[:5])
                 raise StoreError(f"incident id prefix '{incident_id}' is ambiguous: it matches {shown}"
                                  f"{' ...' if len(rows) > 5 else ''}")
-            row = (rows[0][1],) if rows else None
-        return Incident.model_validate_json(row[0]) if row else None
+            row = rows[0][1:] if rows else None
+        return self._incident(*row) if row else None
 
     @_guarded
     def find_incident(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
-        sql = "SELECT doc FROM incidents WHERE fingerprint = ?"
+        sql = "SELECT doc, version FROM incidents WHERE fingerprint = ?"
         if not include_resolved:
             sql += " AND state != 'resolved'"
         row = self._read().execute(sql + " ORDER BY opened_us DESC, id DESC LIMIT 1", (fingerprint,)).fetchone()
-        return Incident.model_validate_json(row[0]) if row else None
+        return self._incident(*row) if row else None
 
     @_guarded
     def list_incidents(self, states: Iterable[str] | None = None, since: datetime | None = None,
@@ -872,9 +939,9 @@ class SqliteStore(Store):
         if since is not None:
             clauses.append("updated_us >= ?")
             params.append(to_us(since))
-        rows = self._read().execute(f"SELECT doc FROM incidents WHERE {' AND '.join(clauses)}"
+        rows = self._read().execute(f"SELECT doc, version FROM incidents WHERE {' AND '.join(clauses)}"
                                     " ORDER BY updated_us DESC, id LIMIT ?", [*params, limit])
-        return [Incident.model_validate_json(doc) for (doc,) in rows]
+        return [self._incident(doc, version) for doc, version in rows]
 
     # ---- key/value state -----------------------------------------------------------
     @_guarded

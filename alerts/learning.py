@@ -1,0 +1,93 @@
+"""How much a watchlist's baseline can be trusted yet: its "learning" state and the rate prior.
+
+A watchlist created as news breaks has no history, and one with a few hours of history has
+a level but no daily cycle. Detectors must neither stay silent for a day (a crisis may be
+the reason the watchlist was created) nor read the first morning's rise as a crisis. So
+the expectation of a count is a blend, and its uncertainty is honest about what is unknown:
+
+* **Level** ``λ`` per bucket: a Gamma(``a0``, ``b0``) prior updated with the history
+  (``N`` posts in ``T`` buckets), i.e. the predictive count of ``s`` buckets is negative
+  binomial with mean ``s·λ̂`` and variance ``s·λ̂·(1 + s/(b0 + T))``: wide with an hour of
+  history, Poisson-like after days. The prior is weak (``a0 = 0.5``, ``b0 = 1`` bucket):
+  it only keeps the first hour from dividing by nothing.
+* **Shape** (time of day / weekday): the seasonal model of ``alerts.baseline`` gets the
+  weight ``w = days of history / learning days`` (capped at 1); the flat level the rest.
+  While ``w < 1`` the unknown daily cycle adds a log-normal rate uncertainty of
+  ``DIURNAL_SD·(1 − w)`` (a day's busiest hour is typically 2-4x its quietest), so the
+  first morning does not alarm, while a 10x burst still does.
+
+This is "shrinking toward the prior": early on the expectation is the flat level and the
+spread is wide; as days accrue both converge to the seasonal, robust baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crisiswatch.core.config import Config
+from crisiswatch.core.store.base import PostFilter, Store
+
+DIURNAL_SD = 0.55
+"""Log-sd of the rate around its daily mean when the daily cycle is unknown (ln 3 / 2)."""
+PRIOR_SHAPE = 0.5
+PRIOR_BUCKETS = 1.0
+DEFAULT_LEARNING = timedelta(days=3)
+"""Until a watchlist has this much history its baseline is still being learned."""
+
+
+@dataclass(frozen=True)
+class LearningState:
+    """What the alerting knows about one watchlist's normal volume."""
+
+    watchlist: str
+    first_post: datetime | None
+    history: timedelta
+    learning_for: timedelta
+
+    @property
+    def learning(self) -> bool:
+        return self.history < self.learning_for
+
+    @property
+    def progress(self) -> float:
+        """0 (nothing seen) .. 1 (baseline fully learned)."""
+        return min(1.0, self.history / self.learning_for) if self.learning_for else 1.0
+
+    def describe(self) -> str:
+        if self.first_post is None:
+            return "learning: no posts yet (only bursts against a wide prior can alert)"
+        if not self.learning:
+            return f"baseline learned ({_days(self.history)} of history)"
+        return (f"learning: {_days(self.history)} of history, {self.progress:.0%} of "
+                f"{_days(self.learning_for)}; thresholds widened until the daily cycle is known")
+
+
+def _days(td: timedelta) -> str:
+    hours = td.total_seconds() / 3600
+    return f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.0f} h"
+
+
+def watchlist_start(store: Store, watchlist: str | None, now: datetime) -> datetime | None:
+    """Creation time of the first post of ``watchlist`` before ``now`` (None: none yet)."""
+    flt = PostFilter(watchlists=(watchlist,) if watchlist else None, until=now)
+    first = store.first_posts(flt, limit=1)
+    return first[0].created_at if first else None
+
+
+def learning_states(store: Store, config: Config, now: datetime,
+                    learning_for: timedelta = DEFAULT_LEARNING) -> list[LearningState]:
+    """The learning state of every configured watchlist at ``now``."""
+    out = []
+    for watchlist in config.watchlists:
+        first = watchlist_start(store, watchlist.name, now)
+        history = max(now - first, timedelta(0)) if first else timedelta(0)
+        out.append(LearningState(watchlist.name, first, history, learning_for))
+    return out
+
+
+def shape_weight(history: timedelta, learning_for: timedelta) -> float:
+    """Weight of the seasonal (time-of-day) model against the flat level, 0..1."""
+    if learning_for <= timedelta(0):
+        return 1.0
+    return max(0.0, min(1.0, history / learning_for))
