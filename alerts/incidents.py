@@ -13,18 +13,28 @@ counts a calm bucket; after ``alerting.auto_resolve_after_calm`` of them it is r
 with a "back to normal" notice. While an incident of a collection detector (its spec's
 family is ``collection``, e.g. source_silence) is active, calm is not counted: missing data
 is not quiet.
+
+Several processes share the incidents (evaluators, people acknowledging, deliverers). Every
+write is a compare-and-set in the store, so a writer holding a stale copy cannot erase what
+another wrote: ``IncidentBook.update`` re-reads and re-applies a change that lost the race,
+and at most one incident per fingerprint is open (the store refuses a second). A person's
+resolve holds for the buckets that incident had already seen: repeating the same cycle (an
+Airflow retry) does not open a new incident and announce the same evidence again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from crisiswatch.core.config import Config, parse_duration
 from crisiswatch.core.model import Incident, IncidentState, Level
-from crisiswatch.core.store.base import Store
+from crisiswatch.core.store.base import IncidentConflict, Store
 
 from alerts import naming, routing, severity
 from alerts.detectors.base import Evaluation
@@ -33,6 +43,16 @@ from alerts.muting import Silence
 ACTIVE = (IncidentState.open.value, IncidentState.acknowledged.value)
 COLLECTION = "collection"
 """The family of detectors that watch the data collection itself, not the posts."""
+MAX_TRIES = 25
+"""Re-reads of one incident before a change that keeps losing the race is given up."""
+SETTLED_LOOKBACK = timedelta(days=1)
+"""How far back resolved incidents are checked for a person's resolve covering a bucket."""
+T = TypeVar("T")
+
+
+def pause(attempt: int) -> None:
+    """A short random wait before retrying a lost compare-and-set, so racers spread out."""
+    time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))
 
 
 class IncidentError(ValueError):
@@ -52,6 +72,17 @@ class IncidentBook:
         return sorted((i for i in self._memory.values() if i.state.value in ACTIVE),
                       key=lambda i: i.updated_at, reverse=True)
 
+    def get(self, incident_id: str) -> Incident | None:
+        if self.store is not None:
+            return self.store.get_incident(incident_id)
+        found = self._memory.get(incident_id)
+        return found.model_copy(deep=True) if found else None
+
+    def resolved_since(self, since: datetime) -> list[Incident]:
+        if self.store is not None:
+            return self.store.list_incidents(states=[IncidentState.resolved.value], since=since, limit=10_000)
+        return [i for i in self._memory.values() if i.state == IncidentState.resolved and i.updated_at >= since]
+
     def find(self, fingerprint: str, include_resolved: bool = False) -> Incident | None:
         if self.store is not None:
             return self.store.find_incident(fingerprint, include_resolved=include_resolved)
@@ -60,10 +91,30 @@ class IncidentBook:
         return max(found, key=lambda i: i.opened_at) if found else None
 
     def save(self, incident: Incident) -> None:
+        """A compare-and-set (IncidentConflict when the incident changed since it was read)."""
         if self.store is not None:
             self.store.save_incident(incident)
         else:
             self._memory[incident.id] = incident.model_copy(deep=True)
+
+    def update(self, incident_id: str, apply: Callable[[Incident], T | None]) -> tuple[Incident | None, T | None]:
+        """Read the incident, ``apply`` a change to it, save it; when another writer saved in
+        between, read it again and apply the change again to what they wrote. ``apply``
+        returns None for "nothing to save" (then nothing is written); an exception from it
+        (IncidentError: already resolved ...) ends the update without a write."""
+        for attempt in range(MAX_TRIES):
+            incident = self.get(incident_id)
+            if incident is None:
+                return None, None
+            result = apply(incident)
+            if result is None:
+                return incident, None
+            try:
+                self.save(incident)
+                return incident, result
+            except IncidentConflict:
+                pause(attempt)
+        raise IncidentConflict(incident_id, f"still changing after {MAX_TRIES} attempts to update it")
 
     def all(self) -> list[Incident]:
         return list(self._memory.values())
@@ -117,8 +168,12 @@ class Lifecycle:
         return index
 
     # ---- one detection cycle ---------------------------------------------------------
-    def apply(self, evaluations: list[Evaluation], now: datetime) -> list[Change]:
-        active = self.book.active()
+    def apply(self, evaluations: list[Evaluation], now: datetime,
+              active: list[Incident] | None = None) -> list[Change]:
+        """Apply one cycle's evaluations to ``active`` (default: read now); the incidents are
+        changed in place and returned in the changes, for the caller to save."""
+        active = self.book.active() if active is None else active
+        settled = self._settled(now) if any(e.fired for e in evaluations) else {}
         by_fingerprint: dict[str, Incident] = {}
         by_watchlist: dict[str, Incident] = {}
         for incident in reversed(active):  # most recently updated wins
@@ -131,6 +186,9 @@ class Lifecycle:
         firing: dict[str, list[Evaluation]] = {}
         for ev in (e for e in evaluations if e.fired):
             incident = by_fingerprint.get(ev.fingerprint) or (by_watchlist.get(ev.watchlist) if ev.watchlist else None)
+            seen = settled.get(ev.fingerprint)
+            if incident is None and seen is not None and ev.bucket_end <= seen:
+                continue  # a person resolved it having seen this bucket
             if incident is None:
                 incident = self._reopen_or_open(ev, now, changes)
                 by_fingerprint[ev.fingerprint] = incident
@@ -149,6 +207,26 @@ class Lifecycle:
         self._count_calm(active, firing, evaluations, now, changes)
         return list(changes.values())
 
+    def _settled(self, now: datetime) -> dict[str, datetime]:
+        """Fingerprint -> last bucket seen by an incident a person resolved (its related ones too)."""
+        settled: dict[str, datetime] = {}
+        for incident in self.book.resolved_since(now - SETTLED_LOOKBACK):
+            closing = next((e for e in reversed(incident.events) if e.kind == "resolved"), None)
+            if closing is None or closing.actor == "system" or incident.last_evaluated_at is None:
+                continue
+            for fingerprint in (incident.fingerprint, *incident.related):
+                settled[fingerprint] = max(settled.get(fingerprint, incident.last_evaluated_at),
+                                           incident.last_evaluated_at)
+        return settled
+
+    def _new_id(self, fingerprint: str, now: datetime) -> str:
+        """The incident id, unless an incident (resolved, same fingerprint and time) has it."""
+        candidate, n = incident_id(fingerprint, now), 0
+        while self.book.get(candidate) is not None:
+            n += 1
+            candidate = incident_id(f"{fingerprint}#{n}", now)
+        return candidate
+
     def _reopen_or_open(self, ev: Evaluation, now: datetime, changes: dict[str, Change]) -> Incident:
         previous = self.book.find(ev.fingerprint, include_resolved=True)
         window = parse_duration(self.config.alerting.renotify_every)
@@ -160,7 +238,7 @@ class Lifecycle:
             change.events.append(self._event(previous, "reopened", f"fired again: {ev.title}", now,
                                              level=ev.level.value))
             return previous
-        return Incident(id=incident_id(ev.fingerprint, now), fingerprint=ev.fingerprint, rule=ev.rule,
+        return Incident(id=self._new_id(ev.fingerprint, now), fingerprint=ev.fingerprint, rule=ev.rule,
                         watchlist=ev.watchlist, title=ev.title, level=ev.level, peak_level=ev.level,
                         opened_at=now, updated_at=now)
 
@@ -273,6 +351,16 @@ class Lifecycle:
         return changes
 
     # ---- people's actions ---------------------------------------------------------------
+    def act(self, incident_id: str, action: str, now: datetime, **kwargs: str) -> Change:
+        """``acknowledge``/``assign``/``note``/``resolve`` the stored incident, re-applied to a
+        fresh copy if someone else (a deliverer, an evaluator) saved it meanwhile, so neither
+        write erases the other."""
+        method = getattr(self, action)
+        incident, change = self.book.update(incident_id, lambda current: method(current, now=now, **kwargs))
+        if incident is None or change is None:
+            raise IncidentError(f"no incident '{incident_id}'")
+        return change
+
     def acknowledge(self, incident: Incident, by: str, now: datetime) -> Change:
         if incident.state == IncidentState.resolved:
             raise IncidentError(f"incident {incident.id} is already resolved")

@@ -11,10 +11,11 @@ the expectation of a count is a blend, and its uncertainty is honest about what 
   history, Poisson-like after days. The prior is weak (``a0 = 0.5``, ``b0 = 1`` bucket):
   it only keeps the first hour from dividing by nothing.
 * **Shape** (time of day / weekday): the seasonal model of ``alerts.baseline`` gets the
-  weight ``w = days of history / learning days`` (capped at 1); the flat level the rest.
-  While ``w < 1`` the unknown daily cycle adds a log-normal rate uncertainty of
-  ``DIURNAL_SD·(1 − w)`` (a day's busiest hour is typically 2-4x its quietest), so the
-  first morning does not alarm, while a 10x burst still does.
+  weight ``w``: 0 before one whole day was seen, rising linearly to 1 at the learning
+  period (default 3 days); the flat level gets the rest. While ``w < 1`` the unknown daily
+  cycle adds a log-normal rate uncertainty of ``DIURNAL_SD·(1 − w)`` (a day's busiest hour
+  can be 10x its quietest), so the first morning does not alarm, while a burst of ten
+  times or more still does.
 
 This is "shrinking toward the prior": early on the expectation is the flat level and the
 spread is wide; as days accrue both converge to the seasonal, robust baseline.
@@ -28,10 +29,12 @@ from datetime import datetime, timedelta
 from crisiswatch.core.config import Config
 from crisiswatch.core.store.base import PostFilter, Store
 
-DIURNAL_SD = 0.55
-"""Log-sd of the rate around its daily mean when the daily cycle is unknown (ln 3 / 2)."""
+DIURNAL_SD = 1.15
+"""Log-sd of the rate around its daily mean when the daily cycle is unknown (ln 10 / 2: a
+brand's busiest hour can be ten times its quietest, night against afternoon)."""
 PRIOR_SHAPE = 0.5
 PRIOR_BUCKETS = 1.0
+DAY = timedelta(days=1)
 DEFAULT_LEARNING = timedelta(days=3)
 """Until a watchlist has this much history its baseline is still being learned."""
 
@@ -87,7 +90,9 @@ def learning_states(store: Store, config: Config, now: datetime,
 
 
 def shape_weight(history: timedelta, learning_for: timedelta) -> float:
-    """Weight of the seasonal (time-of-day) model against the flat level, 0..1."""
-    if learning_for <= timedelta(0):
-        return 1.0
-    return max(0.0, min(1.0, history / learning_for))
+    """Weight of the seasonal (time-of-day) model against the flat level, 0..1: zero until one
+    whole day was seen (before that most time-of-day slots were never observed), then rising
+    linearly to one at ``learning_for``."""
+    if learning_for <= DAY:
+        return 1.0 if history >= learning_for else 0.0
+    return max(0.0, min(1.0, (history - DAY) / (learning_for - DAY)))

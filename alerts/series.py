@@ -177,3 +177,29 @@ class SeriesCache:
         self.reads += 1
         for item in self.store.count_by_field(field, flt.narrow(since=since, until=until), limit=100_000):
             totals[item.term] = totals.get(item.term, 0) + sign * item.count
+
+
+NOWCAST_AFTER = 0.2
+"""Share of a bucket that must have passed before the open bucket is evaluated (nowcast)."""
+
+
+def nowcast_time(now: datetime, config, rules=None) -> datetime:  # noqa: ANN001
+    """The time to evaluate at so that the open bucket counts before it closes.
+
+    Detectors read complete buckets only (``floor(now)``), so an alert waits up to one bucket
+    for its bucket to close. The continuous mode evaluates at the *end* of the open bucket
+    instead, once ``NOWCAST_AFTER`` of it has passed: nothing created after ``now`` exists
+    yet, so the open bucket's count is a lower bound of its final count (the expectation is
+    the full bucket's), which keeps the nowcast conservative: it can alert early, never on
+    posts it has not seen. Rules with different buckets: the smallest one decides.
+    """
+    from crisiswatch.core.schedule import parse_duration
+
+    buckets = [parse_duration(r.bucket) for r in (rules if rules is not None else config.rules) if r.enabled]
+    if not buckets:
+        return now
+    size = min(buckets)
+    start = floor_time(now, size)
+    if now == start or (now - start) / size < NOWCAST_AFTER:
+        return now
+    return start + size

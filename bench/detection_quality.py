@@ -333,8 +333,8 @@ def summarise(all_rows: list[timelines_real.Row]) -> str:
         if not scored:
             continue
         weeks = sum(r.quiet_days for r in rows) / 7 or 1e-9
-        fa = sum(r.false_alarms for r in rows) / weeks / len(rows)
-        sfa = sum(r.spike_false for r in rows) / weeks / len(rows)
+        fa = sum(r.false_alarms for r in rows) / weeks  # quiet weeks summed over the watchlists
+        sfa = sum(r.spike_false for r in rows) / weeks
         in30 = sum(r.first is not None and r.first <= 30 for r in scored) / len(scored)
         s30 = sum(r.spike_first is not None and r.spike_first <= 30 for r in scored) / len(scored)
         y3 = sum(r.yellow is not None and r.yellow <= 180 for r in scored) / len(scored)

@@ -20,7 +20,10 @@ gratitude -> joy, disgust -> anger) and the prediction is the most probable of t
 that the set can contain (a 2-class set never gets "neutral"). Category predictions are
 over the whole taxonomy.
 
-Last line: ``sentiment_zh_acc=… sentiment_en_f1=… emotion_zh_f1=… emotion_en_f1=… category_f1=…``
+Each set is scored with the heads as trained (balanced classes) and after EM re-estimation
+of the class priors on the set's own unlabelled texts (``nlp.priors``, what enrichment does
+on a stream); ``--compare-float32`` adds the float32 encoder and the share of identical labels.
+Last two lines: ``sentiment_zh_acc=… sentiment_en_f1=… emotion_zh_f1=… emotion_en_f1=… category_f1=…``
 (emotion_zh_f1 is the mean of covid19_weibo_emotion and nlpcc2018_cs_emotion).
 """
 
@@ -140,27 +143,50 @@ def heldout(name: str):
     return rows
 
 
-# ---- scoring ---------------------------------------------------------------------------
-def evaluate(encoder, classifier, rows, allowed: list[str] | None, tag: str):
-    from sklearn.metrics import accuracy_score, f1_score
+def osm(root: Path, n: int):
+    """Comments on public-opinion incidents: 0 positive, 1 weak negative, 2 anger, 3 anxiety."""
+    folder = root / "osm_weibo_social_movements"
+    names = {"0": "joy", "1": "sadness", "2": "anger", "3": "fear"}
+    rows = [(re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", t.strip()), names[l.strip()])
+            for t, l in zip(lines(folder / "train_review.txt"), lines(folder / "train_label.txt"))
+            if t.strip() and l.strip() in names]
+    return sample(rows, n)
 
+
+# ---- scoring ---------------------------------------------------------------------------
+def predict(encoder, classifier, rows, allowed: list[str] | None, tag: str, priors: bool):
+    """Predicted labels (restricted to ``allowed``), optionally after EM prior correction on the set's texts."""
     from nlp.embcache import cached_embeddings
+    from nlp.priors import adjust, em_priors
     from nlp.textprep import clean, model_text
 
     texts = [model_text(clean(text)) for text, _ in rows]
-    gold = [label for _, label in rows]
     embeddings = cached_embeddings(encoder, texts, f"bench-{tag}") if classifier.uses_embeddings else None
     prediction = classifier.predict(texts, embeddings)
-    labels = prediction.labels
+    labels = list(prediction.labels)
     probs = prediction.probs.copy()
-    if allowed is not None:
-        for column, label in enumerate(labels):
-            if label not in allowed:
-                probs[:, column] = -1.0
-    predicted = [labels[i] for i in probs.argmax(axis=1)]
+    keep = [i for i, label in enumerate(labels) if allowed is None or label in allowed]
+    probs = probs[:, keep] / np.clip(probs[:, keep].sum(axis=1, keepdims=True), 1e-12, None)
+    labels = [labels[i] for i in keep]
+    if priors:
+        head = getattr(classifier, "head", None)
+        train = np.asarray((head.info.get("train_priors") if head is not None else None) or
+                           [1.0 / len(prediction.labels)] * len(prediction.labels))[keep]
+        train = train / train.sum()
+        probs = adjust(probs, train, em_priors(probs, train))
+    return [labels[i] for i in probs.argmax(axis=1)]
+
+
+def score(gold: list[str], predicted: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score, precision_score
+
     present = sorted(set(gold))
-    return (float(accuracy_score(gold, predicted)),
-            float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0)))
+    shares = {label: predicted.count(label) / len(predicted) for label in set(predicted)}
+    top = max(shares, key=shares.get)
+    precision = precision_score(gold, predicted, labels=present, average=None, zero_division=0)
+    return {"accuracy": float(accuracy_score(gold, predicted)),
+            "macro_f1": float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0)),
+            "top": (top, shares[top]), "precision": dict(zip(present, map(float, precision)))}
 
 
 def main() -> int:
@@ -168,6 +194,9 @@ def main() -> int:
     parser.add_argument("--config", default=None, help="crisiswatch config whose models: section is evaluated")
     parser.add_argument("--sample", type=int, default=1000, help="rows per large set (fixed random sample)")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--compare-float32", action="store_true",
+                        help="also run the float32 encoder: its scores and the share of identical labels")
+    parser.add_argument("--only", default=None, help="comma-separated tasks to evaluate (default: all)")
     args = parser.parse_args()
     root = args.datasets
     if not root.is_dir():
@@ -176,7 +205,7 @@ def main() -> int:
 
     import torch
 
-    from crisiswatch.core.config import load_config
+    from crisiswatch.core.config import ModelSpec, load_config
     from nlp import registry
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -184,6 +213,13 @@ def main() -> int:
     encoder = registry.encoder_for(config.models.embeddings)
     classifiers = {task: registry.classifier_for(task, config.models, encoder)
                    for task in ("sentiment", "emotion", "category")}
+    float_encoder = float_classifiers = None
+    if args.compare_float32:
+        float_models = config.models.model_copy(update={"embeddings": config.models.embeddings.model_copy(
+            update={"dtype": "float32"})})
+        float_encoder = registry.encoder_for(float_models.embeddings)
+        float_classifiers = {task: registry.classifier_for(task, float_models, float_encoder)
+                             for task in ("sentiment", "emotion", "category")}
     emotions_5 = ["anger", "fear", "sadness", "joy", "surprise"]
     plan = [
         *[("sentiment", f"heldout/{name}", "crisiswatch-written, held out", (lambda n=name: heldout(n)), None)
@@ -197,35 +233,59 @@ def main() -> int:
         ("emotion", "tweeteval", "emotion val (optimism->joy)", lambda: tweeteval(root, "emotion"), ["anger", "joy", "sadness"]),
         ("emotion", "covid19_weibo_emotion", "whole file (7->5 labels)", lambda: covid(root, args.sample), emotions_5),
         ("emotion", "nlpcc2018_cs_emotion", "train, single-label rows", lambda: nlpcc(root, args.sample), emotions_5),
+        ("emotion", "osm_weibo_social_movements", "train (weak-neg->sadness)", lambda: osm(root, args.sample),
+         ["anger", "fear", "sadness", "joy"]),
         ("category", "twitter_us_airline_sentiment", "negative reasons -> categories", lambda: airline(root, args.sample, "category"), None),
     ]
-    print(f"models: embeddings={encoder.name} " + " ".join(f"{t}={c.model_id}" for t, c in classifiers.items()))
-    print(f"{'task':<10} {'set':<30} {'split':<34} {'n':>5} {'accuracy':>9} {'macro_f1':>9}")
-    scores: dict[tuple[str, str, str], tuple[float, float]] = {}
+    wanted = set(args.only.split(",")) if args.only else None
+    print(f"models: embeddings={getattr(encoder, 'provenance', encoder.name)} "
+          + " ".join(f"{t}={c.model_id}" for t, c in classifiers.items()))
+    print("columns: balanced-prior head | after EM prior correction on the set's own unlabelled texts"
+          + (" | float32 encoder (balanced): acc, F1, same labels as ours" if float_encoder else ""))
+    print(f"{'task':<10} {'set':<28} {'split':<32} {'n':>5} {'acc':>6} {'F1':>6} {'top class':>16} | "
+          f"{'acc':>6} {'F1':>6} {'top class':>16}" + (f" | {'acc':>6} {'F1':>6} {'same':>6}" if float_encoder else ""))
+    scores: dict[tuple[str, str, str], tuple[dict, dict]] = {}
     started = time.perf_counter()
     for task, name, split, read, allowed in plan:
+        if wanted and task not in wanted:
+            continue
         if not name.startswith("heldout/") and not (root / name).is_dir():
-            print(f"{task:<10} {name:<30} {split:<34} {'-':>5} {'skipped (set absent)':>19}")
+            print(f"{task:<10} {name:<28} {split:<32} {'-':>5} skipped (set absent)")
             continue
         rows = read()
+        gold = [label for _, label in rows]
         tag = re.sub(r"\W+", "-", f"{name}-{split}")
-        accuracy, macro = evaluate(encoder, classifiers[task], rows, allowed, tag)
-        scores[(task, name, split)] = (accuracy, macro)
-        print(f"{task:<10} {name:<30} {split:<34} {len(rows):>5} {accuracy:>9.3f} {macro:>9.3f}", flush=True)
-    print(f"({time.perf_counter() - started:.0f} s; xlmt all-language mean macro-F1 "
-          f"{np.mean([v[1] for k, v in scores.items() if k[1] == 'xlmt_umsab_sentiment'] or [np.nan]):.3f})")
+        plain = score(gold, predict(encoder, classifiers[task], rows, allowed, tag, False))
+        em = score(gold, predict(encoder, classifiers[task], rows, allowed, tag, True))
+        scores[(task, name, split)] = (plain, em)
+        line = (f"{task:<10} {name:<28} {split:<32} {len(rows):>5} {plain['accuracy']:>6.3f} {plain['macro_f1']:>6.3f} "
+                f"{plain['top'][0][:10]:>10} {plain['top'][1]:.2f} | {em['accuracy']:>6.3f} {em['macro_f1']:>6.3f} "
+                f"{em['top'][0][:10]:>10} {em['top'][1]:.2f}")
+        if float_encoder:
+            ours = predict(encoder, classifiers[task], rows, allowed, tag, False)
+            theirs = predict(float_encoder, float_classifiers[task], rows, allowed, tag, False)
+            fl = score(gold, theirs)
+            same = np.mean([a == b for a, b in zip(ours, theirs)])
+            line += f" | {fl['accuracy']:>6.3f} {fl['macro_f1']:>6.3f} {same:>6.3f}"
+        print(line, flush=True)
+        if task == "emotion" and name in ("covid19_weibo_emotion", "osm_weibo_social_movements"):
+            print(f"{'':<10} precision anger/fear: {plain['precision'].get('anger', 0):.2f}/"
+                  f"{plain['precision'].get('fear', 0):.2f} | after EM "
+                  f"{em['precision'].get('anger', 0):.2f}/{em['precision'].get('fear', 0):.2f}")
+    print(f"({time.perf_counter() - started:.0f} s)")
 
-    def get(task, name, split, which):
+    def get(task, name, split, which, after=0):
         value = scores.get((task, name, split))
-        return value[which] if value else float("nan")
+        return value[after][which] if value else float("nan")
 
-    zh_emotion = [get("emotion", "covid19_weibo_emotion", "whole file (7->5 labels)", 1),
-                  get("emotion", "nlpcc2018_cs_emotion", "train, single-label rows", 1)]
-    print(f"sentiment_zh_acc={get('sentiment', 'weibo_senti_100k', 'dev, [xx] stripped', 0):.3f} "
-          f"sentiment_en_f1={get('sentiment', 'tweeteval', 'sentiment val', 1):.3f} "
-          f"emotion_zh_f1={float(np.mean(zh_emotion)):.3f} "
-          f"emotion_en_f1={get('emotion', 'tweeteval', 'emotion val (optimism->joy)', 1):.3f} "
-          f"category_f1={get('category', 'twitter_us_airline_sentiment', 'negative reasons -> categories', 1):.3f}")
+    for after, title in ((0, "balanced priors"), (1, "EM priors")):
+        zh_emotion = [get("emotion", "covid19_weibo_emotion", "whole file (7->5 labels)", "macro_f1", after),
+                      get("emotion", "nlpcc2018_cs_emotion", "train, single-label rows", "macro_f1", after)]
+        print(f"[{title}] sentiment_zh_acc={get('sentiment', 'weibo_senti_100k', 'dev, [xx] stripped', 'accuracy', after):.3f} "
+              f"sentiment_en_f1={get('sentiment', 'tweeteval', 'sentiment val', 'macro_f1', after):.3f} "
+              f"emotion_zh_f1={float(np.mean(zh_emotion)):.3f} "
+              f"emotion_en_f1={get('emotion', 'tweeteval', 'emotion val (optimism->joy)', 'macro_f1', after):.3f} "
+              f"category_f1={get('category', 'twitter_us_airline_sentiment', 'negative reasons -> categories', 'macro_f1', after):.3f}")
     return 0
 
 

@@ -2,19 +2,25 @@
 
 Usage: .venv/bin/python bench/nlp_throughput.py [--posts 2000] [--naive-posts 150] [--threads 2]
 
+Prints first the CPU it runs on (model name, the SIMD flags that matter: avx2, avx512*,
+avx512_bf16/amx, vnni; from ``lscpu``) and the load average, because these machines differ
+and are shared: compare the ratios printed in one run, not figures across runs.
+
 Workload: ``--posts`` mixed Chinese (Simplified and Traditional) and English posts of one
 to four sentences, built from the project's seed posts with a fixed seed (no dataset
-needed). Ours: ``nlp.enrich`` (language, Traditional->Simplified, one encoder pass sorted
-by length and batched, sentiment + emotion + category heads, near-duplicate groups;
-topics off). Naive baseline, same run and same models: a transformers ``pipeline`` called
-once per post per task (feature extraction with the same encoder, then the same head),
-plus language detection per post, which is what code without batching or a shared pass
-does. The baseline runs on the first ``--naive-posts`` posts (the rate is per post), in the
-pipeline's default float32 (the last line) and again in our compute dtype (bfloat16 on CPUs
-that support it), so the share of the speedup that comes from batching alone is visible.
+needed). Three runs of ``nlp.enrich`` on it (language, Traditional->Simplified, one encoder
+pass sorted by length and batched, sentiment + emotion + category heads, near-duplicate
+groups; topics off):
 
-Peak RSS is read after our run, before the baseline loads its own pipeline.
-Last line: ``posts_per_s=… naive_posts_per_s=… speedup=… peak_rss_mb=…``.
+* ours: the default config (on CPUs without native bfloat16: the int8 ONNX encoder);
+* float32: the same with ``embeddings.dtype: float32`` (the torch float encoder);
+* naive baseline, same models: a transformers ``pipeline`` called once per post per task
+  (feature extraction with the float32 encoder, then the same head), plus language detection
+  per post, which is what code without batching or a shared pass does; on the first
+  ``--naive-posts`` posts (the rate is per post).
+
+Peak RSS is read after our run, before the float encoder and the baseline load.
+Last line: ``posts_per_s=… float32_posts_per_s=… naive_posts_per_s=… speedup=… peak_rss_mb=…``.
 """
 
 from __future__ import annotations
@@ -53,72 +59,94 @@ def workload(n: int) -> list[str]:
     return posts
 
 
+def cpu_description() -> str:
+    import os
+    import subprocess
+
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "cpu: lscpu not available"
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    wanted = [f for f in flags if f in ("avx2", "fma", "avx_vnni", "amx_bf16", "amx_int8") or f.startswith("avx512")]
+    return (f"cpu: {fields.get('Model name', '?').strip()}, {os.cpu_count()} logical cpus, "
+            f"flags: {' '.join(wanted) or 'no avx2/avx512'}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--naive-posts", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
+
+    import tempfile
 
     import numpy as np
     import torch
 
-    from crisiswatch.core.config import Config, ModelsConfig
+    from crisiswatch.core.config import Config, ModelsConfig, ModelSpec
     from crisiswatch.core.model import Post
     from nlp import language, registry
     from nlp.enrich import enrich
     from nlp.textprep import clean, model_text
 
     torch.set_num_threads(args.threads)
-    import tempfile
-
-    config = Config(data_dir=tempfile.mkdtemp(prefix="cw-bench-"), models=ModelsConfig(topics=False))
     texts = workload(args.posts)
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     posts = [Post(id=f"bench:{i}", source="bench", text=text, created_at=t0 + timedelta(seconds=i))
              for i, text in enumerate(texts)]
 
-    # warm-up: load models, language detector, OpenCC (not timed, as a long-running worker would be)
-    enrich(posts[:8], config.model_copy(update={"data_dir": tempfile.mkdtemp(prefix="cw-warm-")}))
-    started = time.perf_counter()
-    enrichments = enrich(posts, config)
-    ours_s = time.perf_counter() - started
+    def timed(models: ModelsConfig, label: str) -> tuple[float, list]:
+        config = Config(data_dir=tempfile.mkdtemp(prefix="cw-bench-"), models=models)
+        # warm-up: load models, language detector, OpenCC (not timed, as a long-running worker would be)
+        enrich(posts[:8], config.model_copy(update={"data_dir": tempfile.mkdtemp(prefix="cw-warm-")}))
+        started = time.perf_counter()
+        enrichments = enrich(posts, config)
+        elapsed = time.perf_counter() - started
+        assert all(e.sentiment is not None for e in enrichments)
+        print(f"{label}: {len(posts)} posts in {elapsed:.1f} s ({len(posts) / elapsed:.1f} posts/s), "
+              f"encoder {enrichments[0].models.get('embeddings')}", flush=True)
+        return len(posts) / elapsed, enrichments
+
+    default_models = ModelsConfig(topics=False)
+    posts_per_s, ours = timed(default_models, "ours (default)")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    posts_per_s = len(posts) / ours_s
-    assert all(e.sentiment is not None for e in enrichments)
-    print(f"ours: {len(posts)} posts in {ours_s:.1f} s ({posts_per_s:.1f} posts/s), "
-          f"languages {sorted({e.language for e in enrichments})}")
+    float_models = default_models.model_copy(update={"embeddings": ModelSpec(model=registry.BUILTIN_ENCODER,
+                                                                             dtype="float32")})
+    float_per_s, floats = timed(float_models, "float32 encoder")
+    same = {task: np.mean([getattr(a, task) == getattr(b, task) for a, b in zip(ours, floats)])
+            for task in ("sentiment", "emotion", "category")}
+    print("same label as float32: " + " ".join(f"{task} {share:.3f}" for task, share in same.items()))
 
     # naive: one pipeline call per post per task
     from transformers import pipeline
 
-    encoder = registry.encoder_for(config.models.embeddings)
-    heads = {task: registry.classifier_for(task, config.models, encoder).head
+    encoder = registry.encoder_for(float_models.embeddings)
+    heads = {task: registry.classifier_for(task, float_models, encoder).head
              for task in ("sentiment", "emotion", "category")}
     subset = posts[: args.naive_posts]
-
-    def naive(dtype) -> float:
-        extractor = pipeline("feature-extraction", model=str(registry.builtin_encoder_dir()), device="cpu",
-                             dtype=dtype, truncation=True, max_length=encoder.max_length)
-        extractor(encoder.prefix + "warm up")
-        started = time.perf_counter()
-        for post in subset:
-            language.detect(post.text)
-            text = model_text(clean(post.text))
-            for head in heads.values():
-                hidden = np.asarray(torch.as_tensor(extractor(encoder.prefix + text)[0]).float(), dtype=np.float32)
-                vector = hidden.mean(axis=0)
-                vector /= np.linalg.norm(vector) or 1.0
-                head.predict_proba(vector[None, :], [text])
-        elapsed = time.perf_counter() - started
-        print(f"naive ({dtype}): {len(subset)} posts in {elapsed:.1f} s ({len(subset) / elapsed:.1f} posts/s), "
-              f"{len(heads)} pipeline calls per post")
-        return len(subset) / elapsed
-
-    naive_per_s = naive(torch.float32)  # the pipeline's default precision: the baseline of the last line
-    same_dtype = naive(encoder.dtype) if encoder.dtype != torch.float32 else naive_per_s
-    print(f"(speedup from batching and the shared pass alone, same {encoder.dtype}: {posts_per_s / same_dtype:.1f}x)")
-    print(f"posts_per_s={posts_per_s:.1f} naive_posts_per_s={naive_per_s:.1f} "
+    extractor = pipeline("feature-extraction", model=str(registry.builtin_encoder_dir()), device="cpu",
+                         dtype=torch.float32, truncation=True, max_length=encoder.max_length)
+    extractor(encoder.prefix + "warm up")
+    started = time.perf_counter()
+    for post in subset:
+        language.detect(post.text)
+        text = model_text(clean(post.text))
+        for head in heads.values():
+            hidden = np.asarray(torch.as_tensor(extractor(encoder.prefix + text)[0]).float(), dtype=np.float32)
+            vector = hidden.mean(axis=0)
+            vector /= np.linalg.norm(vector) or 1.0
+            head.predict_proba(vector[None, :], [text])
+    elapsed = time.perf_counter() - started
+    naive_per_s = len(subset) / elapsed
+    print(f"naive (float32): {len(subset)} posts in {elapsed:.1f} s ({naive_per_s:.1f} posts/s), "
+          f"{len(heads)} pipeline calls per post")
+    print(f"(ours vs float32 encoder, same pipeline: {posts_per_s / float_per_s:.2f}x)")
+    print(cpu_description().split("; ")[-1])
+    print(f"posts_per_s={posts_per_s:.1f} float32_posts_per_s={float_per_s:.1f} naive_posts_per_s={naive_per_s:.1f} "
           f"speedup={posts_per_s / naive_per_s:.1f} peak_rss_mb={peak_rss_mb:.0f}")
     return 0
 

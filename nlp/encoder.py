@@ -51,6 +51,27 @@ def pick_dtype(requested: str, device: str):
     return torch.bfloat16 if native_bf16 else torch.float32
 
 
+def use_int8(spec: ModelSpec) -> bool:
+    """``auto`` on a CPU without native bfloat16 (AVX2-only and older): the int8 ONNX encoder.
+
+    bfloat16 stays the choice where the CPU runs it natively (validated, same predictions);
+    ``dtype: float32`` in the config keeps the float model; without onnxruntime installed
+    the float model is used and a line is logged.
+    """
+    if spec.dtype != "auto" or pick_device(spec.device) != "cpu":
+        return False
+    import torch
+
+    if pick_dtype("auto", "cpu") != torch.float32:
+        return False
+    from nlp.onnx_encoder import onnx_runtime_available
+
+    if not onnx_runtime_available():
+        log.info("onnxruntime is not installed: the encoder runs in float32 (pip install onnxruntime for int8)")
+        return False
+    return True
+
+
 def pick_device(requested: str = "auto") -> str:
     """``auto`` means CUDA when a GPU is visible, else CPU; anything else is passed through."""
     import torch
@@ -172,6 +193,11 @@ def _encoder_cached(key: str):
         path = spec.model
         name = model_name(spec.model, spec.revision)
         prefix = spec.prefix if spec.prefix is not None else ("query: " if "e5" in spec.model.lower() else "")
+    if spec.model == BUILTIN_ENCODER and use_int8(spec):
+        from nlp.onnx_encoder import OnnxInt8Encoder
+
+        return OnnxInt8Encoder(path, name, cache_root=models_dir(), prefix=prefix, batch_size=spec.batch_size,
+                               max_length=spec.max_length)
     try:
         return TransformerEncoder(path, name, prefix=prefix, device=spec.device, batch_size=spec.batch_size,
                                   max_length=spec.max_length, revision=spec.revision, dtype=spec.dtype)

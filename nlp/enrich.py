@@ -58,6 +58,37 @@ def _sentiment_score(labels: list[str], probs: np.ndarray) -> float:
     return float(np.clip(positive - negative, -1.0, 1.0))
 
 
+PRIOR_TASKS: tuple[str, ...] = ("emotion",)
+"""Heads whose class priors are re-estimated on the stream (``nlp.priors``): emotion, whose
+balanced training over-predicts the rare, alarming classes (fear, anger)."""
+
+
+def _team_or_configured(task: str, config: Config, encoder):
+    """The team's current head (``crisiswatch nlp train`` on the team's labels) where the config
+    keeps the built-in one; otherwise the configured model."""
+    from nlp import team
+
+    spec = getattr(config.models, task)
+    if spec.model == f"builtin:{task}":
+        current = team.current_head(config, task)
+        if current is not None and current[0].encoder == encoder.name:
+            return registry.HeadClassifier(*current)
+    return registry.classifier_for(task, config.models, encoder)
+
+
+def _stream_priors(config: Config, task: str, classifier, prediction):
+    from nlp.paths import state_dir
+    from nlp.priors import correct_stream
+
+    labels = prediction.labels
+    train = np.asarray(classifier.head.info.get("train_priors") or [1.0 / len(labels)] * len(labels), dtype=float)
+    probs, tag = correct_stream(state_dir(config) / "priors.json", task, classifier.model_id, labels,
+                                prediction.probs, train)
+    if tag is None:
+        return prediction, classifier.model_id
+    return registry.Prediction(labels, probs.astype(np.float32)), f"{classifier.model_id}+{tag}"
+
+
 def enrich(posts: list[Post], config: Config | None = None, *, duplicate_updates: dict[str, str] | None = None
            ) -> list[Enrichment]:
     """Enrichments for ``posts`` in the same order (one per post, never raises for bad text).
@@ -90,14 +121,15 @@ def enrich(posts: list[Post], config: Config | None = None, *, duplicate_updates
     embeddings = None
     if texts:
         encoder = registry.encoder_for(models.embeddings)
-        classifiers = {task: registry.classifier_for(task, models, encoder)
-                       for task in ("sentiment", "emotion", "category")}
+        classifiers = {task: _team_or_configured(task, config, encoder) for task in ("sentiment", "emotion", "category")}
         if models.topics or any(c.uses_embeddings for c in classifiers.values()):
             embeddings = encoder.encode(texts)
-            provenance["embeddings"] = encoder.name
+            provenance["embeddings"] = getattr(encoder, "provenance", encoder.name)
         for task, classifier in classifiers.items():
             results[task] = classifier.predict(texts, embeddings)
             provenance[task] = classifier.model_id
+            if task in PRIOR_TASKS and isinstance(classifier, registry.HeadClassifier):
+                results[task], provenance[task] = _stream_priors(config, task, classifier, results[task])
 
     topics: list[tuple[int, list[str]]] | None = None
     if texts and models.topics and embeddings is not None:

@@ -155,7 +155,16 @@ def fit_linear_head(task: str, embeddings: np.ndarray, labels: list[str], *, enc
         else:
             weights[index] = model.coef_[row]
             bias[index] = model.intercept_[row]
+    # the class priors the head assumes (balanced training: each class's weighted share after
+    # scikit-learn's class weights); nlp.priors rescales from these to the stream's priors
+    y = np.asarray(labels)
+    w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    balanced = {label: len(labels) / (len(present) * int((y == label).sum())) for label in present}
+    mass = np.array([float((w[y == label]).sum() * balanced[label]) if label in balanced else 0.0
+                     for label in order])
+    train_priors = np.where(mass > 0, mass / mass.sum(), 0.0)
     meta = {"kind": "logistic-regression", "C": c, "n_train": int(len(labels)),
+            "train_priors": [round(float(p), 5) for p in train_priors],
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     meta.update(info or {})
     return LinearHead(task=task, labels=order, encoder=encoder, weights=weights, bias=bias, name=name, info=meta,

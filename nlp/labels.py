@@ -27,9 +27,9 @@ CATEGORY_DESCRIPTIONS = {
     "communication": "no reply, no notice, unclear or misleading information; 沟通不畅，没人回复，没有通知，信息不清楚",
     "policy_change": "new rules or terms, changed policy, cancelled benefits; 政策变动，规则修改，条款调整，取消优惠",
     "product_quality": "defective, broken, unsafe or spoiled product, health risk; 产品质量问题，坏了，不安全，变质，食品安全",
-    "delivery": "late or lost delivery, shipping, luggage, logistics; 物流慢，快递丢失，送货延迟，行李丢了",
+    "delivery": "late, delayed or cancelled flight, train or order, lost or damaged luggage, shipping; 航班延误，航班取消，物流慢，快递丢失，送货延迟，行李丢了",
     "technical": "app or website down, outage, bug, cannot log in or pay; 系统故障，网站崩溃，App闪退，无法登录",
-    "suggestion": "suggestion, feature request, idea for improvement; 建议，希望增加功能，改进意见",
+    "suggestion": "a constructive suggestion or feature request, you should add, it would be nice if; 建议，希望增加功能，改进意见",
     "other": "general comment, praise or chat not about a specific problem; 其他，闲聊，一般评论",
 }
 

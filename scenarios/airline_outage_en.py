@@ -363,6 +363,7 @@ def scenario_config() -> dict:
                            "missed my flight", "BF-503", "delete", "故障", "退款", "抵制"],
         "rules": [  # thresholds: the detectors' defaults (robust z-scores, multiples of reach)
             {"name": "volume_spike", "detector": "volume_spike", "bucket": "15m", "baseline": "7d", "min_count": 8},
+            {"name": "sustained_rise", "detector": "sustained_shift", "bucket": "15m", "baseline": "7d"},
             {"name": "negative_share", "detector": "negative_share", "bucket": "1h", "baseline": "7d",
              "min_count": 10},
             {"name": "crisis_keywords", "detector": "keyword_burst", "bucket": "15m", "window": "1h", "baseline": "7d",

@@ -143,6 +143,8 @@ class WebhookReceiver:
     received: list[Received] = field(default_factory=list)
     attempts: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    delay: float = 0.0
+    """Seconds to wait before answering (a slow receiver that does get the message)."""
 
     def __post_init__(self) -> None:
         receiver = self
@@ -153,6 +155,8 @@ class WebhookReceiver:
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                 json.loads(raw or b"{}"))
                 receiver.attempts.append(item)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if receiver.mode == "hang":
                     receiver.release.wait(30)
                     return
@@ -182,6 +186,10 @@ class WebhookReceiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def keys(self) -> list[str]:
+        """Idempotency keys of the messages received (answered 200), in order."""
+        return [r.headers.get("x-crisiswatch-idempotency-key", "") for r in self.received]
 
     def wait_for(self, count: int, timeout: float = 10.0, attempts: bool = False) -> None:
         deadline = time.time() + timeout

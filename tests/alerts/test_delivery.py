@@ -14,6 +14,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from crisiswatch.app.cli import app
+from crisiswatch.core.model import utc_now
+from crisiswatch.core.store.sqlite import SqliteStore
 
 from alerts.engine import evaluate_cycle
 from alerts.notify import deliver_pending, mask
@@ -91,7 +93,7 @@ rules:
   - {{name: crisis-terms, detector: keyword_burst, window: 1h, min_count: 5}}
 channels:
   - {{name: fast, url: "{fast.url()}", format: text}}
-  - {{name: slow, url: "{slow.url()}", format: text}}
+  - {{name: slow, url: "{slow.url()}", format: text, timeout: 1s}}
 routes: [{{name: all, channels: [fast, slow]}}]
 alerting: {{outbox_dir: {tmp_path}/outbox}}
 """, encoding="utf-8")
@@ -110,8 +112,17 @@ alerting: {{outbox_dir: {tmp_path}/outbox}}
         assert len(fast.received) == 1
         slow.mode = "ok"
         slow.release.set()
-        done = subprocess.run(command[:6] + [(AT + timedelta(minutes=5)).isoformat(), *command[7:]],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        rerun = command[:6] + [(AT + timedelta(minutes=5)).isoformat(), *command[7:]]
+        # the dead process's claim holds until its lease runs out (it may have been mid-send) ...
+        done = subprocess.run(rerun, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert slow.received == []
+        with SqliteStore(world.path) as store:
+            record = next(r for r in store.list_incidents()[0].notifications if r.channel == "slow")
+        assert record.status == "pending" and record.claimed_by and record.lease_until
+        time.sleep(max(0.0, (record.lease_until - utc_now()).total_seconds()) + 0.2)
+        # ... and then the next run sends it
+        done = subprocess.run(rerun, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         fast.stop()
@@ -147,14 +158,32 @@ def test_mask_removes_secret_values_and_url_passwords():
     assert mask("mailto://alerts:pw123@smtp.example", []) == "mailto://alerts:***@smtp.example"
 
 
-def test_missing_secret_is_a_clear_delivery_error(world, tmp_path, webhook):
-    config = world_config(str(tmp_path), f"""channels:
-  - {{name: hook, url: "{webhook.url('/h/${CRISISWATCH_NOT_SET_ANYWHERE}')}", format: text}}""", """routes:
+def test_a_missing_secret_is_a_config_check_error_and_not_a_spent_attempt(world, tmp_path, webhook, monkeypatch):
+    channels = f"""channels:
+  - {{name: hook, url: "{webhook.url('/h/${CRISISWATCH_NOT_SET_ANYWHERE}')}", format: text}}"""
+    config = world_config(str(tmp_path), channels, """routes:
   - {name: all, channels: [hook]}""")
     evaluate_cycle(world, config, AT)
+    for minutes in (1, 2, 3, 4, 5, 6):  # more runs than max_attempts: none of them counts
+        deliver_pending(world, config, AT + timedelta(minutes=minutes))
     record = world.list_incidents()[0].notifications[0]
-    assert record.status == "failed" and "CRISISWATCH_NOT_SET_ANYWHERE is not set" in record.last_error
+    assert record.status == "pending" and record.attempts == 0
+    assert "CRISISWATCH_NOT_SET_ANYWHERE is not set" in record.last_error
     assert webhook.received == []
+
+    config_file = tmp_path / "crisiswatch.yaml"
+    config_file.write_text(f"data_dir: {tmp_path}\n{channels}\nroutes: [{{name: all, channels: [hook]}}]\n",
+                           encoding="utf-8")
+    checked = CliRunner().invoke(app, ["config", "check", str(config_file)])
+    assert checked.exit_code == 2
+    assert f"{config_file}:3: channels[0].url: environment variable CRISISWATCH_NOT_SET_ANYWHERE is not set" \
+        in checked.output
+
+    monkeypatch.setenv("CRISISWATCH_NOT_SET_ANYWHERE", "s3cret")
+    assert CliRunner().invoke(app, ["config", "check", str(config_file)]).exit_code == 0
+    assert deliver_pending(world, config, AT + timedelta(minutes=7)) == 1
+    record = world.list_incidents()[0].notifications[0]
+    assert (record.status, record.attempts) == ("sent", 1)
 
 
 def test_drill_reaches_every_routed_channel_clearly_marked(world, tmp_path, webhook, smtp):
@@ -215,7 +244,7 @@ def test_user_text_cannot_inject_markup(tmp_path):
     assert "javascript" not in html_body  # not a link, and not shown
     assert "<i>x</i>" not in html_body
     markdown = render(config, incident, event, "markdown", "k").body
-    assert "[click me](https://evil.example)" not in markdown and r"\[click me\]" in markdown
+    assert "[click me](https://evil.example)" not in markdown and "click me (https://evil.example)" in markdown
     assert "**bold**" not in markdown and "(javascript" not in markdown
     text = render(config, incident, event, "text", "k").body
     assert "\u202e" not in text

@@ -13,7 +13,7 @@ import pytest
 
 from crisiswatch.core.model import (Author, CrawlHealth, Engagement, Enrichment, Incident, IncidentEvent,
                                IncidentState, Level, NotificationRecord, Post)
-from crisiswatch.core.store.base import PostFilter, Store, StoreError
+from crisiswatch.core.store.base import FingerprintTaken, IncidentConflict, PostFilter, Store, StoreError
 from crisiswatch.core.store.query import QueryError
 
 UTC = timezone.utc
@@ -507,6 +507,60 @@ class StoreContract:
         assert [i.id for i in store.list_incidents(since=T0 + timedelta(minutes=20))] == ["i2", "i3"]
         assert store.list_incidents(states=[]) == []
         assert len(store.list_incidents(limit=1)) == 1
+
+    def test_saving_a_stale_copy_is_refused_and_keeps_the_other_write(self, store: Store) -> None:
+        store.save_incident(incident("a1b2c3d4"))
+        deliverer, person = store.get_incident("a1b2c3d4"), store.get_incident("a1b2c3d4")
+        person.state, person.acknowledged_by = IncidentState.acknowledged, "li.wei"
+        person.events.append(IncidentEvent(kind="acknowledged", actor="li.wei"))
+        store.save_incident(person)
+        deliverer.notifications[0].status = "failed"
+        with pytest.raises(IncidentConflict):
+            store.save_incident(deliverer)  # read before the acknowledgement: must not erase it
+        saved = store.get_incident("a1b2c3d4")
+        assert saved.acknowledged_by == "li.wei" and saved.events[-1].kind == "acknowledged"
+        saved.notifications[0].status = "failed"  # re-read and re-applied: accepted
+        store.save_incident(saved)
+        assert store.get_incident("a1b2c3d4").notifications[0].status == "failed"
+
+    def test_creating_an_incident_whose_id_exists_is_refused(self, store: Store) -> None:
+        store.save_incident(incident("a1b2c3d4"))
+        with pytest.raises(IncidentConflict):
+            store.save_incident(incident("a1b2c3d4"))
+        assert len(store.list_incidents()) == 1
+
+    def test_one_open_incident_per_fingerprint(self, store: Store) -> None:
+        first = incident("first")
+        store.save_incident(first)
+        with pytest.raises(FingerprintTaken) as taken:
+            store.save_incident(incident("second", opened_minutes=1))
+        assert taken.value.holder == "first"
+        assert [i.id for i in store.list_incidents(states=None)] == ["first"]
+        first.state = IncidentState.resolved
+        store.save_incident(first)
+        second = incident("second", opened_minutes=60)
+        store.save_incident(second)  # the fingerprint is free once the first is resolved
+        first.state = IncidentState.open
+        with pytest.raises(FingerprintTaken):
+            store.save_incident(first)  # and cannot be reopened while the second is open
+        assert store.find_incident("spike|acme|").id == "second"
+
+    # ---- the team's labels --------------------------------------------------------------
+    def test_team_labels_newest_wins_and_filter_by_task(self, store: Store) -> None:
+        from crisiswatch.core.store.base import TeamLabel
+
+        assert store.get_labels() == []
+        t1 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+        assert store.save_labels([TeamLabel("weibo:2", "sentiment", "negative", "import", t1),
+                                  TeamLabel("weibo:1", "sentiment", "neutral", "import", t1),
+                                  TeamLabel("weibo:1", "category", "price", "console", t1)]) == 3
+        store.save_labels([TeamLabel("weibo:1", "sentiment", "positive", "console", t1 + timedelta(hours=1))])
+        sentiment = store.get_labels("sentiment")
+        assert [(l.post_id, l.label, l.source) for l in sentiment] == [("weibo:1", "positive", "console"),
+                                                                       ("weibo:2", "negative", "import")]
+        assert sentiment[0].labelled_at == t1 + timedelta(hours=1)
+        assert [(l.post_id, l.task) for l in store.get_labels()] == [("weibo:1", "category"), ("weibo:1", "sentiment"),
+                                                                     ("weibo:2", "sentiment")]
 
     # ---- key/value state -------------------------------------------------------------
     def test_state_set_get_delete(self, store: Store) -> None:

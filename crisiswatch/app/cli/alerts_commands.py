@@ -100,14 +100,19 @@ def evaluate(now: Annotated[Optional[str], typer.Option("--now", help="Evaluate 
 
 
 @app.command()
-def deliver(config: ConfigOption = None) -> None:
-    """Retry queued and failed notifications that are due."""
-    from alerts.notify import deliver_pending
+def deliver(now: Annotated[Optional[str], typer.Option("--now", help="Deliver as of this time (ISO); default: now")] = None,
+            config: ConfigOption = None) -> None:
+    """Send queued notifications and retry failed ones that are due; exits 1 while any is undelivered."""
+    from alerts.notify import deliver as deliver_due
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
-        sent = deliver_pending(store, cfg)
-    console.print(f"{sent} notifications delivered")
+        report = deliver_due(store, cfg, parse_time(now, utc_now()))
+    for line in report.undelivered:
+        console.print(f"[yellow]undelivered[/] {esc(line)}", highlight=False)
+    console.print(report.summary(), highlight=False)
+    if report.undelivered:
+        raise typer.Exit(1)
 
 
 @app.command("list")
@@ -193,11 +198,10 @@ def _act(config: Path | None, incident_id: str, action: str, **kwargs: str) -> N
         incident = _incident_or_exit(store, incident_id)
         life = Lifecycle(IncidentBook(store), cfg, silences.load(store))
         now = utc_now()
-        try:
-            change = getattr(life, action)(incident, now=now, **kwargs)
+        try:  # a compare-and-set, re-applied if a deliverer or evaluator saved meanwhile
+            change = life.act(incident.id, action, now, **kwargs)
         except IncidentError as exc:
             raise fail(str(exc)) from None
-        store.save_incident(change.incident)
         sent = deliver_pending(store, cfg, now, incident_ids=[incident.id])
     message = change.incident.events[change.events[-1]].message
     console.print(f"{incident.id}: {message}" + (f" ({sent} notifications sent)" if sent else ""), highlight=False,

@@ -48,20 +48,35 @@ def enrich_command(
 @nlp_app.command("train")
 def train_command(
     task: Annotated[str, typer.Option(help="sentiment, emotion or category.")],
-    data: Annotated[Path, typer.Option(help="Labelled posts: .csv/.tsv with a header, or .jsonl.")],
-    out: Annotated[Optional[Path], typer.Option(help="Model directory to write (default data/models/<task>-<file>).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Labelled posts: .csv/.tsv with a header, or .jsonl. "
+                                                      "Without it: the team's labels in the store.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Model directory to write (with --data; default data/models/<task>-<file>).")] = None,
     test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="Share held out for the scores.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
     config_path: ConfigOption = None,
 ) -> None:
-    """Train a head on your own labelled posts; prints held-out accuracy and F1 per class and
-    saves a directory that models.<task>.model can point at."""
+    """Train a head. Without --data: on the team's labels in the store (crisiswatch nlp labels import),
+    as a new version that enrichment uses at once, with a before/after report on held-out team labels
+    (undo with crisiswatch nlp rollback). With --data: on a labelled file, saved as a directory that
+    models.<task>.model can point at."""
     from nlp.registry import ModelError
     from nlp.train import TASKS, TrainingDataError, train
 
     if task not in TASKS:
         raise fail(f"--task must be one of {', '.join(TASKS)}", code=2)
     config = config_or_exit(config_path)
+    if data is None:
+        from nlp.team import train_team_head
+
+        with store_or_exit(config) as store:
+            try:
+                team_report = train_team_head(store, config, task, test_size=test_size, seed=seed)
+            except (TrainingDataError, ModelError) as exc:
+                raise fail(str(exc)) from None
+        console.print(team_report.table(), highlight=False, markup=False)
+        console.print(f"saved {team_report.out_dir}; enrichment now uses team-{task}@v{team_report.version} "
+                      f"(crisiswatch nlp rollback --task {task} to undo)", highlight=False, markup=False)
+        return
     target = out or Path(config.data_dir) / "models" / f"{task}-{data.stem}"
     try:
         report = train(task, data, target, config, test_size=test_size, seed=seed)
@@ -70,6 +85,52 @@ def train_command(
     console.print(report.table(), highlight=False, markup=False)
     console.print(f"saved {report.out_dir}\nuse it with:\n  models:\n    {task}:\n      model: {report.out_dir}",
                   highlight=False, markup=False)
+
+
+labels_app = typer.Typer(help="The team's labels (what crisiswatch nlp train learns from).", no_args_is_help=True)
+nlp_app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("import")
+def labels_import_command(
+    file: Annotated[Path, typer.Argument(help="CSV with a header: post_id, task, label.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Store the team's labels from a CSV (post_id, task, label); a newer label replaces the older."""
+    from nlp.team import import_labels
+    from nlp.train import TrainingDataError
+
+    config = config_or_exit(config_path)
+    with store_or_exit(config) as store:
+        try:
+            report = import_labels(store, file)
+        except TrainingDataError as exc:
+            raise fail(str(exc)) from None
+    tasks = ", ".join(f"{task} {n}" for task, n in sorted(report.by_task.items())) or "none"
+    console.print(f"imported {report.imported} labels ({tasks})", highlight=False, markup=False)
+    if report.unknown_posts:
+        shown = ", ".join(report.unknown_posts[:5]) + (" …" if len(report.unknown_posts) > 5 else "")
+        console.print(f"left out {len(report.unknown_posts)} post ids the store does not hold: {shown}",
+                      highlight=False, markup=False)
+
+
+@nlp_app.command("rollback")
+def rollback_command(
+    task: Annotated[str, typer.Option(help="sentiment, emotion or category.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Go back to the team head version before the current one (or to the built-in head)."""
+    from nlp.team import rollback
+    from nlp.train import TASKS, TrainingDataError
+
+    if task not in TASKS:
+        raise fail(f"--task must be one of {', '.join(TASKS)}", code=2)
+    config = config_or_exit(config_path)
+    try:
+        now = rollback(config, task)
+    except TrainingDataError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{task}: now using {now}", highlight=False, markup=False)
 
 
 @nlp_app.command("analyse")

@@ -188,6 +188,9 @@ def run(
     parallel: Annotated[int, typer.Option(help="Sources crawled at once.")] = 2,
     briefing: Annotated[bool, typer.Option(help="Also write (and send to airflow.briefing_channels) the last "
                                                 "24 hours' briefing after each cycle.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Continuous mode: a crawl loop per source, evaluation "
+                                                          "as soon as posts arrive, the open bucket nowcast.")] = False,
+    crawl_every: Annotated[float, typer.Option(help="With --follow: seconds between crawls of a source.")] = 20.0,
 ) -> None:
     """Crawl the configured sources, enrich, evaluate alerts and deliver, once or every N minutes.
 
@@ -207,6 +210,22 @@ def run(
     if not [s for s in cfg.sources if s.enabled]:
         raise fail(f"{config_path}: no enabled source to crawl (add some under 'sources:')")
     reports_dir = Path(cfg.data_dir) / "reports"
+    if follow:
+        from crisiswatch.app.follow import follow_pipeline
+
+        def show(report) -> None:  # noqa: ANN001
+            for change in report.changes:
+                console.print(f"{report.at:%H:%M:%S} incident {change.incident.id} [{change.incident.level.value}] "
+                              f"{change.incident.title}", highlight=False, markup=False)
+
+        with store_or_exit(cfg) as store:
+            console.print(f"following {len([s for s in cfg.sources if s.enabled])} sources every {crawl_every:g} s "
+                          "(Ctrl-C stops)")
+            try:
+                follow_pipeline(store, cfg, config_path, crawl_every_s=crawl_every, on_pass=show)
+            except KeyboardInterrupt:
+                console.print("stopped")
+        return
     while True:
         with store_or_exit(cfg) as store:
             result = pipeline.run_cycle(store, cfg, config_path, parallel=parallel)

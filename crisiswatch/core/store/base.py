@@ -84,6 +84,19 @@ class ItemError:
     reason: str
 
 
+@dataclass(frozen=True)
+class TeamLabel:
+    """A label the team gave a post (imported or corrected in the console): the ground truth
+    that ``crisiswatch nlp train`` learns the team's own heads from. One per post and task;
+    a newer one replaces the older."""
+
+    post_id: str
+    task: str
+    label: str
+    source: str = "import"
+    labelled_at: datetime | None = None
+
+
 @dataclass
 class WriteResult:
     """Outcome of a batch write: how many items were written and which failed."""
@@ -266,6 +279,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_state(self, key: str, value: str | None) -> None:
         """Save (or with None, delete) a small piece of component state."""
+
+    # ---- the team's labels (nlp learns from them) -----------------------------------
+    def save_labels(self, labels: Iterable[TeamLabel]) -> int:
+        """Store labels (a newer label for the same post and task replaces the older); returns how many."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep team labels")
+
+    def get_labels(self, task: str | None = None) -> list[TeamLabel]:
+        """The team's labels, of one task or all, ordered by post id then task."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep team labels")
 
 
 def _intersect(a: PostFilter, b: PostFilter) -> PostFilter:

@@ -31,7 +31,7 @@ from crisiswatch.core.config import Config, ConfigError, ElasticsearchConfig, re
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentState, Post, as_utc
 from crisiswatch.core.store import es_query as q
 from crisiswatch.core.store.base import (Bucket, FingerprintTaken, IncidentConflict, ItemError, PostFilter, PostOrder,
-                                    Share, Store, StoreError, TermCount, WriteResult, _intersect)
+                                    Share, Store, StoreError, TeamLabel, TermCount, WriteResult, _intersect)
 from crisiswatch.core.store.es_admin import (Change, CheckResult, VersionMismatch, apply_schema, check_cluster,
                                         ensure_compatible)
 from crisiswatch.core.store.es_schema import IndexNames
@@ -413,6 +413,40 @@ class ElasticsearchStore(Store):
 
     def set_state(self, key: str, value: str | None) -> None:
         self._put_state_doc(f"state|{key}", "state", key, value)
+
+    # the team's labels: state documents of kind "team_label", one per post and task
+    def save_labels(self, labels: Iterable[TeamLabel]) -> int:
+        import json
+
+        count = 0
+        now = datetime.now(timezone.utc)
+        for label in labels:
+            value = json.dumps({"post_id": label.post_id, "task": label.task, "label": label.label,
+                                "source": label.source, "labelled_at": (label.labelled_at or now).isoformat()})
+            self._put_state_doc(f"label|{label.task}|{label.post_id}", "team_label", f"{label.post_id}|{label.task}",
+                                value)
+            count += 1
+        return count
+
+    def get_labels(self, task: str | None = None) -> list[TeamLabel]:
+        import json
+
+        out: list[TeamLabel] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"size": 1000, "query": {"term": {"kind": "team_label"}},
+                                    "sort": [{"key": "asc"}], "_source": ["value"]}
+            if after:
+                body["search_after"] = after
+            hits = self._search(self.names.state, body, "reading team labels")["hits"]["hits"]
+            for hit in hits:
+                data = json.loads(hit["_source"]["value"])
+                if task is None or data["task"] == task:
+                    out.append(TeamLabel(data["post_id"], data["task"], data["label"], data.get("source", "import"),
+                                         datetime.fromisoformat(data["labelled_at"])))
+            if len(hits) < 1000:
+                return out
+            after = hits[-1]["sort"]
 
     def record_crawl(self, health: CrawlHealth) -> None:
         with self._errors("recording a crawl"):

@@ -41,7 +41,7 @@ from typing import Any
 
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentEvent, IncidentState, Post, as_utc
 from crisiswatch.core.store.base import (Bucket, FingerprintTaken, IncidentConflict, ItemError, PostFilter, PostOrder,
-                                    Store, StoreError, TermCount, WriteResult)
+                                    Store, StoreError, TeamLabel, TermCount, WriteResult)
 from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
@@ -113,6 +113,8 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint, opened_us);
 CREATE INDEX IF NOT EXISTS incidents_updated ON incidents (updated_us);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS team_labels (post_id TEXT NOT NULL, task TEXT NOT NULL, label TEXT NOT NULL,
+    source TEXT NOT NULL, labelled_us INTEGER NOT NULL, PRIMARY KEY (post_id, task));
 """
 _OPEN_FINGERPRINT_INDEX = ("CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_fingerprint"
                            " ON incidents (fingerprint) WHERE state != 'resolved'")
@@ -942,6 +944,25 @@ class SqliteStore(Store):
         rows = self._read().execute(f"SELECT doc, version FROM incidents WHERE {' AND '.join(clauses)}"
                                     " ORDER BY updated_us DESC, id LIMIT ?", [*params, limit])
         return [self._incident(doc, version) for doc, version in rows]
+
+    # ---- the team's labels -----------------------------------------------------------
+    @_guarded
+    def save_labels(self, labels: Iterable[TeamLabel]) -> int:
+        now = datetime.now(timezone.utc)
+        rows = [(label.post_id, label.task, label.label, label.source, to_us(label.labelled_at or now))
+                for label in labels]
+        with self._write() as conn:
+            conn.executemany("INSERT INTO team_labels (post_id, task, label, source, labelled_us) VALUES (?, ?, ?, ?, ?)"
+                             " ON CONFLICT (post_id, task) DO UPDATE SET label = excluded.label,"
+                             " source = excluded.source, labelled_us = excluded.labelled_us", rows)
+        return len(rows)
+
+    @_guarded
+    def get_labels(self, task: str | None = None) -> list[TeamLabel]:
+        sql = "SELECT post_id, task, label, source, labelled_us FROM team_labels"
+        rows = self._read().execute(sql + (" WHERE task = ?" if task else "") + " ORDER BY post_id, task",
+                                    (task,) if task else ())
+        return [TeamLabel(post_id, task_, label, source, from_us(us)) for post_id, task_, label, source, us in rows]
 
     # ---- key/value state -----------------------------------------------------------
     @_guarded
