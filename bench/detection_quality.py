@@ -56,8 +56,14 @@ file's first tweet (no text, no sentiment: only volume rules can speak). Onset r
 >= 20 % of the busiest bin and >= 5. Scored ("disaster-scale cold start") when the data
 before onset is under one day; the goal is an alert within 30 minutes of onset.
 
-**Scenarios** (``scenarios/``): each replay with its own config plus ``sustained_shift``,
-from one day before its onset.
+**Scenarios** (``scenarios/``): each replay with its own config (plus ``sustained_shift``
+where the config has none), from one day before its onset.
+
+Known limits of the written rules (kept as written, not moved after seeing results): the
+CrisisLex onset is when the *sampled* volume reaches 20 % of its peak, which can be well
+after the real event (Russia meteor: 03:20 UTC, rule onset 05:45, so an alert at 04:30
+counts as a false alarm); the airline files start mid-collection on 16 Feb, so the first
+morning (17 Feb) is a collection ramp that the cold-start prior sees as growth.
 
 Last line: ``median_delay_buckets=… recall=… false_alarms_per_week=… baseline_false_alarms_per_week=…``
 (synthetic timelines). Goals: median delay <= 2 buckets, recall >= 0.95, <= 1 false alarm

@@ -262,7 +262,8 @@ def evaluate_scenarios(tmp: Path, extra_rules: list[dict], setting: tuple[float,
     for name in scenarios.names():
         scenario = scenarios.load(name)
         data = dict(scenario.config)
-        data["rules"] = list(data.get("rules", [])) + extra_rules
+        have = {r.get("detector") for r in data.get("rules", [])}
+        data["rules"] = list(data.get("rules", [])) + [r for r in extra_rules if r["detector"] not in have]
         config = Config.model_validate({**data, "data_dir": str(tmp)})
         matcher = WatchlistMatcher(config.watchlists)
         posts = [p.model_copy(update={"watchlists": matcher.match(" ".join(filter(None, [p.title, p.text])))})

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from crisiswatch.app.cli import app
 
 from alerts.engine import evaluate_cycle
-from alerts.notify import deliver
+from alerts import notify
 from tests.alerts.helpers import ONSET, WebhookReceiver, free_port, world_config
 
 AT = ONSET + timedelta(minutes=30)
@@ -86,7 +86,7 @@ def test_a_failing_channel_fails_over_to_the_routes_fallback(world, tmp_path):
   - {name: all, channels: [chat], fallback: [backup]}""", extra="airflow: {operations_channels: [ops]}")
         evaluate_cycle(world, config, AT)
         assert backup.received == []  # one failure is not an outage yet
-        report = deliver(world, config, AT + timedelta(minutes=1))
+        report = notify.deliver(world, config, AT + timedelta(minutes=1))
     finally:
         backup.stop()
         ops.stop()
@@ -108,8 +108,8 @@ def test_an_alert_undelivered_after_max_age_is_given_up_loudly(world, tmp_path):
   - {{name: ops, url: "{ops.url('/ops')}", format: text}}""", "routes: [{name: all, channels: [hook]}]",
                               extra="  delivery_max_age: 6h\nairflow: {operations_channels: [ops]}")
         evaluate_cycle(world, config, AT)
-        assert deliver(world, config, AT + timedelta(hours=5)).failed == 1  # still retried after 5 h
-        report = deliver(world, config, AT + timedelta(hours=7))
+        assert notify.deliver(world, config, AT + timedelta(hours=5)).failed == 1  # still retried after 5 h
+        report = notify.deliver(world, config, AT + timedelta(hours=7))
     finally:
         ops.stop()
     [incident] = world.list_incidents()

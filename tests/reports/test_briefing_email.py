@@ -43,7 +43,7 @@ def test_briefing_is_mailed_as_html_with_the_report_attached(filled, tmp_path):
             "airflow": {"briefing_channels": ["pr-mail", "down"]}})
         start, end = ONSET, ONSET + timedelta(hours=24)
         reports = pipeline.write_reports(store, config, start, end, tmp_path / "reports")
-        outcome = pipeline.send_briefing(config, reports.briefing, start, end)
+        outcome = pipeline.send_briefing(config, reports.briefing, start, end, store=store)
         deadline = time.time() + 10
         while not received and time.time() < deadline:
             time.sleep(0.05)

@@ -1,0 +1,96 @@
+"""Learning curve of the team's heads: accuracy against the number of team labels.
+
+Usage: .venv/bin/python bench/nlp_team_learning.py [--sizes 0,50,200,1000] [--repeats 3]
+
+Simulates a team that labels its own posts: the airline complaints of
+``../shared/datasets/twitter_us_airline_sentiment`` (negative reasons mapped to categories,
+as in ``bench/nlp_quality.py``), whose scored 1,000 rows are the same fixed sample (seed 13)
+that the quality benchmark reports. The "team" labels N other rows of the set (a random
+draw per repeat), ``nlp.team.fit_team_head`` trains on them plus the built-in head's own data
+(exactly what ``crisiswatch nlp train`` does with the team's labels), and the head is scored
+on the 1,000 rows. N = 0 is the built-in head. Skips cleanly without the datasets.
+Last line: ``team_labels=0:acc/f1 50:acc/f1 …`` (means over repeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="0,50,200,1000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    args = parser.parse_args()
+    if not (args.datasets / "twitter_us_airline_sentiment").is_dir():
+        print(f"SKIP: {args.datasets / 'twitter_us_airline_sentiment'} not found (datasets are not part of the project)")
+        return 0
+
+    import torch
+    from sklearn.metrics import accuracy_score, f1_score
+
+    import nlp_quality
+    from crisiswatch.core.config import ModelsConfig
+    from nlp import registry
+    from nlp.embcache import cached_embeddings
+    from nlp.team import base_training_data, fit_team_head
+    from nlp.textprep import clean, model_text
+
+    torch.set_num_threads(2)
+    rows = nlp_quality.airline(args.datasets, 10**9, "category")
+    scored = nlp_quality.sample(rows, 1000)
+    scored_set = set(scored)
+    pool = [row for row in rows if row not in scored_set]
+    models = ModelsConfig(topics=False)
+    encoder = registry.encoder_for(models.embeddings)
+    texts = [model_text(clean(t)) for t, _ in scored]
+    gold = [label for _, label in scored]
+    emb = cached_embeddings(encoder, texts, "bench-twitter_us_airline_sentiment-negative-reasons-categories")
+    pool_texts = [model_text(clean(t)) for t, _ in pool]
+    pool_emb = cached_embeddings(encoder, pool_texts, "bench-team-airline-pool")
+    base = base_training_data("category", encoder, {"delivery"})
+    present = sorted(set(gold))
+    print(f"encoder {getattr(encoder, 'provenance', encoder.name)}; scored rows {len(scored)}, pool {len(pool)}; "
+          f"labels {present}")
+
+    class Pre:  # the pool is embedded once; fit_team_head asks the encoder for the team rows
+        def __init__(self, inner, table):
+            self.inner, self.table = inner, table
+            self.name, self.dim = inner.name, inner.dim
+
+        def encode(self, items):
+            return np.stack([self.table[t] for t in items]) if items else np.zeros((0, self.dim), np.float32)
+
+    pre = Pre(encoder, dict(zip(pool_texts, pool_emb)))
+    results = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        accs, f1s = [], []
+        for repeat in range(args.repeats if size else 1):
+            picked = random.Random(100 + repeat).sample(range(len(pool)), size) if size else []
+            if size:
+                head = fit_team_head("category", pre, [pool_texts[i] for i in picked],
+                                     [pool[i][1] for i in picked], base=base)
+            else:
+                head = registry.classifier_for("category", models, encoder).head
+            predicted = [head.labels[i] for i in head.predict_proba(emb, texts).argmax(axis=1)]
+            accs.append(accuracy_score(gold, predicted))
+            f1s.append(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
+        results[size] = (float(np.mean(accs)), float(np.mean(f1s)))
+        print(f"team labels {size:>5}: accuracy {np.mean(accs):.3f} ± {np.std(accs):.3f}  "
+              f"macro-F1 {np.mean(f1s):.3f} ± {np.std(f1s):.3f}  ({len(accs)} draws)", flush=True)
+    print("team_labels=" + " ".join(f"{size}:{acc:.3f}/{f1:.3f}" for size, (acc, f1) in results.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
