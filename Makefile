@@ -4,9 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install airflow bench clean es-spec
+.PHONY: run test install airflow bench clean es-spec console
 
 $(STAMP): pyproject.toml constraints.txt
+	# the console's browser tests drive Debian's chromium (Playwright's own download cannot work here)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null) \
+		|| echo "could not install chromium: the browser tests will be skipped"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=26"
 	# torch first, from the CPU wheel pinned here; otherwise a dependency pulls the CUDA build
@@ -18,6 +22,12 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisiswatch demo
+	@echo "incident console: export CRISISWATCH_SECRET_KEY=...; crisiswatch users add NAME --role admin; make console"
+
+# the incident console over the configured store (docs/console.md)
+CONSOLE_PORT ?= 8000
+console: $(STAMP)
+	$(BIN)/crisiswatch serve --host 127.0.0.1 --port $(CONSOLE_PORT)
 
 # Elastic's own API specification (npm @elastic/request-converter ships it as dist/schema.json):
 # the tests check every Elasticsearch request body against it offline; without npm they skip.

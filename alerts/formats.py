@@ -71,6 +71,10 @@ class MessageContent:
     footer: str
     drill: bool
     has_chart: bool
+    ack_link: str = ""
+    """A signed one-time "Acknowledge" URL in the console (empty without ``alerting.console_url``)."""
+    open_link: str = ""
+    """The incident's page in the console (empty without ``alerting.console_url``)."""
     target: str = ""
     """The Apprise schema of the channel (``slack``, ``tgram``, ``json`` ...; empty when unknown):
     the same Markdown must be escaped differently for Slack's mrkdwn and Telegram's Markdown."""
@@ -143,7 +147,12 @@ def render_text(c: MessageContent) -> str:
                                          for text, url in posts]
     if c.terms:
         lines += ["", "Top terms: " + user_text(", ".join(c.terms), 300)]
-    lines += ["", f"Posts ({c.link_kind}): {c.link}", f"Acknowledge: {c.ack}", "", c.footer]
+    lines += ["", f"Posts ({c.link_kind}): {c.link}"]
+    if c.ack_link:
+        lines += [f"Acknowledge: {c.ack_link}", f"Open incident: {c.open_link}", f"or run: {c.ack}"]
+    else:
+        lines.append(f"Acknowledge: {c.ack}")
+    lines += ["", c.footer]
     return "\n".join(lines)
 
 
@@ -164,7 +173,13 @@ def render_markdown(c: MessageContent) -> str:
     if c.terms:
         lines += ["", "**Top terms:** " + esc(", ".join(c.terms), 300)]
     link = f"[open in Kibana]({c.link})" if c.link_kind == "Kibana" else f"`{c.link.replace('`', '')}`"
-    lines += ["", f"**Posts:** {link}", f"**Acknowledge:** `{c.ack}`", "", f"_{c.footer}_"]
+    lines += ["", f"**Posts:** {link}"]
+    if c.ack_link:  # the signed links are [A-Za-z0-9_.:/-]: nothing a Markdown flavour rewrites
+        lines += [f"**Acknowledge:** <{c.ack_link}>", f"**Open incident:** <{c.open_link}>",
+                  f"or run `{c.ack}`"]
+    else:
+        lines.append(f"**Acknowledge:** `{c.ack}`")
+    lines += ["", f"_{c.footer}_"]
     return "\n".join(lines)
 
 
@@ -189,7 +204,10 @@ def render_html(c: MessageContent) -> str:
         parts.append(f'<p><a href="{html.escape(c.link, quote=True)}">Open the posts in Kibana</a></p>')
     else:
         parts.append(f"<p><b>Posts:</b> <code>{escape_html(c.link)}</code></p>")
-    parts.append(f"<p><b>Acknowledge:</b> <code>{escape_html(c.ack)}</code></p>")
+    if c.ack_link:
+        parts.append(f'<p><a href="{html.escape(c.ack_link, quote=True)}"><b>Acknowledge</b></a> · '
+                     f'<a href="{html.escape(c.open_link, quote=True)}">Open incident</a></p>')
+    parts.append(f"<p><b>{'Or run' if c.ack_link else 'Acknowledge'}:</b> <code>{escape_html(c.ack)}</code></p>")
     if c.drill:
         parts.append("<p><b>This is a drill: no action needed.</b></p>")
     elif c.has_chart:

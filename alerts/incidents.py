@@ -45,6 +45,8 @@ COLLECTION = "collection"
 """The family of detectors that watch the data collection itself, not the posts."""
 MAX_TRIES = 25
 """Re-reads of one incident before a change that keeps losing the race is given up."""
+RATINGS = {"useful": "useful", "false_alarm": "a false alarm", "duplicate": "a duplicate", "too_late": "too late"}
+"""How people rate an alert (the value stored, and how it reads)."""
 SETTLED_LOOKBACK = timedelta(days=1)
 """How far back resolved incidents are checked for a person's resolve covering a bucket."""
 T = TypeVar("T")
@@ -351,12 +353,27 @@ class Lifecycle:
         return changes
 
     # ---- people's actions ---------------------------------------------------------------
-    def act(self, incident_id: str, action: str, now: datetime, **kwargs: str) -> Change:
-        """``acknowledge``/``assign``/``note``/``resolve`` the stored incident, re-applied to a
-        fresh copy if someone else (a deliverer, an evaluator) saved it meanwhile, so neither
-        write erases the other."""
+    def act(self, incident_id: str, action: str, now: datetime, source: str | None = None,
+            check: Callable[[Incident], None] | None = None, mark: dict | None = None, **kwargs: str) -> Change:
+        """``acknowledge``/``assign``/``note``/``resolve``/``rate`` the stored incident, re-applied
+        to a fresh copy if someone else (a deliverer, an evaluator) saved it meanwhile, so neither
+        write erases the other. ``source`` (web, cli, link, api) goes into the new events' data,
+        for the audit log; ``check`` may refuse the change (IncidentError) after seeing the fresh
+        copy, and ``mark`` adds data to the new events, in the same compare-and-set write (a
+        single-use link records its nonce this way, so two clicks cannot both act)."""
         method = getattr(self, action)
-        incident, change = self.book.update(incident_id, lambda current: method(current, now=now, **kwargs))
+
+        def apply(current: Incident) -> Change:
+            if check is not None:
+                check(current)
+            change = method(current, now=now, **kwargs)
+            for index in change.events:
+                if source:
+                    change.incident.events[index].data["source"] = source
+                change.incident.events[index].data.update(mark or {})
+            return change
+
+        incident, change = self.book.update(incident_id, apply)
         if incident is None or change is None:
             raise IncidentError(f"no incident '{incident_id}'")
         return change
@@ -385,3 +402,11 @@ class Lifecycle:
         message = f"resolved by {by}" + (f": {note}" if note else "")
         return Change(incident, [self._event(incident, "resolved", message, now, actor=by, auto=False,
                                              level=incident.level.value)])
+
+    def rate(self, incident: Incident, rating: str, by: str, now: datetime, note: str = "") -> Change:
+        """How good the alert was, for alert quality per rule (a newer rating by the same person
+        counts instead of their older one)."""
+        if rating not in RATINGS:
+            raise IncidentError(f"unknown rating '{rating}': {', '.join(RATINGS)}")
+        message = f"rated {RATINGS[rating]} by {by}" + (f": {note}" if note else "")
+        return Change(incident, [self._event(incident, "rated", message, now, actor=by, rating=rating)])

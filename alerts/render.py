@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crisiswatch.core import registry
-from crisiswatch.core.config import Config
+from crisiswatch.core import registry, signing
+from crisiswatch.core.config import Config, parse_duration
 from crisiswatch.core.extensions import MessageFormat
 from crisiswatch.core.model import Incident, IncidentEvent
 from crisiswatch.core.store.base import PostFilter
@@ -113,8 +113,26 @@ def _content(config: Config, incident: Incident, event: IncidentEvent, key: str,
         terms=[f"{t} ({n})" for t, n in e.get("top_terms", [])[:10]],
         link_kind=link_kind, link=link,
         ack=f"crisiswatch alerts ack {incident.id} --by YOUR_NAME",
+        **_console_links(config, incident, event, key),
         footer=f"incident {incident.id} · state {incident.state.value} · opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
                f" · ref {key}", drill=drill, has_chart=bool(e.get("chart")), target=_scheme_of(target))
+
+
+def _console_links(config: Config, incident: Incident, event: IncidentEvent, key: str) -> dict[str, str]:
+    """A signed, expiring "Acknowledge" link for this recipient (the channel the message goes
+    to: the last part of its idempotency key) and the incident's page, when the console's URL
+    is configured and the signing key is in the environment; otherwise none."""
+    base, key_bytes = config.alerting.console_url, signing.secret_key()
+    if not base or key_bytes is None or event.kind == "drill" or incident.rule == "drill":
+        return {}
+    base = base.rstrip("/")
+    links = {"open_link": f"{base}/incidents/{incident.id}"}
+    if incident.state.value == "open" and event.kind not in ("acknowledged", "resolved"):
+        recipient = key.rsplit(":", 1)[-1]
+        ttl = int(parse_duration(config.alerting.action_link_ttl).total_seconds())
+        token = signing.sign_action(key_bytes, incident.id, "acknowledge", recipient, ttl)
+        links["ack_link"] = f"{base}/a/{incident.id}/{token}"
+    return links
 
 
 # ---- formats ------------------------------------------------------------------------------

@@ -422,6 +422,12 @@ class AlertingConfig(_Section):
     """Every notification is also written here (the local channel)."""
     base_url: str | None = None
     """Link target for 'open in Kibana / local search' in messages."""
+    console_url: str | None = None
+    """Where ``crisiswatch serve`` is reached (``https://crisis.example.com``). With it, and
+    ``CRISISWATCH_SECRET_KEY`` in the environment, every incident message carries a signed,
+    expiring, single-use "Acknowledge" link and an "Open incident" link."""
+    action_link_ttl: Duration = "24h"
+    """How long an "Acknowledge" link in a message stays valid."""
     retry_backoff: Duration = "30s"
     """First retry delay of a failed delivery; doubles per attempt up to ``retry_backoff_max``."""
     retry_backoff_max: Duration = "10m"
@@ -433,7 +439,7 @@ class AlertingConfig(_Section):
     """Draw an evidence chart (PNG) for each firing and attach it to HTML e-mail."""
 
     _durations = field_validator("evaluate_every", "renotify_every", "retry_backoff", "retry_backoff_max",
-                                 "delivery_max_age")(_check_duration)
+                                 "delivery_max_age", "action_link_ttl")(_check_duration)
 
 
 class AirflowConfig(_Section):

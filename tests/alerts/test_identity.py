@@ -34,4 +34,7 @@ def test_state_changes_need_a_name_from_by_or_crisiswatch_user(world, tmp_path, 
     shown = json.loads(cli("alerts", "show", incident_id, "--json", "-c", config).output)
     assert shown["acknowledged_by"] == "mei"
     timeline = json.dumps(shown["events"], ensure_ascii=False)
-    assert "mei" in timeline and "li" in timeline and '"cli"' not in timeline
+    actors = [e["actor"] for e in shown["events"]]
+    assert "mei" in actors and "li" in actors and "cli" not in actors
+    # the door is recorded next to the person (issue 15: audit log), never instead of them
+    assert {e["data"].get("source") for e in shown["events"] if e["actor"] in ("mei", "li")} == {"cli"}

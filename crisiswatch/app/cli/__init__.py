@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import typer
 
-from crisiswatch.app.cli import (alerts_commands, config_commands, crawl_commands, es_commands, nlp_commands,
-                                  pipeline_commands, store_commands)
+from crisiswatch.app.cli import (alerts_commands, config_commands, console_commands, crawl_commands, es_commands,
+                                  nlp_commands, pipeline_commands, store_commands)
 
 app = typer.Typer(name="crisiswatch", help="Social-media monitoring and crisis early warning.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -15,7 +15,7 @@ app.add_typer(config_commands.app, name="config")
 store_commands.register(app)
 
 
-for _module in (crawl_commands, nlp_commands, alerts_commands, es_commands, pipeline_commands):
+for _module in (crawl_commands, nlp_commands, alerts_commands, es_commands, pipeline_commands, console_commands):
     _module.register(app)
 
 

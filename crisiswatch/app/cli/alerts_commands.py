@@ -188,24 +188,18 @@ def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a uniq
                           + (f"  {n.last_error}" if n.last_error else ""), highlight=False, markup=False)
 
 
-def _act(config: Path | None, incident_id: str, action: str, **kwargs: str) -> None:
-    from alerts import muting as silences
-    from alerts.incidents import IncidentBook, IncidentError, Lifecycle
-    from alerts.notify import deliver_pending
+def _act(config: Path | None, incident_id: str, action: str, by: str, **kwargs: str) -> None:
+    from crisiswatch.app.incident_service import IncidentError, act
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         incident = _incident_or_exit(store, incident_id)
-        life = Lifecycle(IncidentBook(store), cfg, silences.load(store))
-        now = utc_now()
-        try:  # a compare-and-set, re-applied if a deliverer or evaluator saved meanwhile
-            change = life.act(incident.id, action, now, **kwargs)
+        try:  # the same service the web console uses; a compare-and-set, re-applied on a race
+            outcome = act(store, cfg, incident.id, action, by, "cli", **kwargs)
         except IncidentError as exc:
             raise fail(str(exc)) from None
-        sent = deliver_pending(store, cfg, now, incident_ids=[incident.id])
-    message = change.incident.events[change.events[-1]].message
-    console.print(f"{incident.id}: {message}" + (f" ({sent} notifications sent)" if sent else ""), highlight=False,
-                  markup=False)
+    console.print(f"{incident.id}: {outcome.message}" + (f" ({outcome.sent} notifications sent)" if outcome.sent else ""),
+                  highlight=False, markup=False)
 
 
 @app.command()
@@ -233,6 +227,15 @@ def resolve(incident_id: str, note: Annotated[str, typer.Option("--note", help="
             by: ActorOption = None, config: ConfigOption = None) -> None:
     """Close the incident."""
     _act(config, incident_id, "resolve", by=actor_or_exit(by), note=note)
+
+
+@app.command()
+def rate(incident_id: str,
+         rating: Annotated[str, typer.Argument(help="useful, false_alarm, duplicate or too_late")],
+         note: Annotated[str, typer.Option("--note", help="Why")] = "",
+         by: ActorOption = None, config: ConfigOption = None) -> None:
+    """Rate the alert (counts in alert quality per rule)."""
+    _act(config, incident_id, "rate", by=actor_or_exit(by), rating=rating, note=note)
 
 
 @silence_app.command("add")

@@ -1,0 +1,70 @@
+"""What keeps the console's doors shut: session keys, CSRF tokens, login rate limits, headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+
+from crisiswatch.core import signing
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer",  # an action link's token never leaks to another site
+           "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+
+
+def keys() -> tuple[bytes, bytes | None]:
+    """(session key, action-link key). Both derive from $CRISISWATCH_SECRET_KEY; without it the
+    sessions use a random key (they end when the console stops) and links cannot be checked."""
+    key = signing.secret_key()
+    if key is None:
+        return secrets.token_bytes(32), None
+    return hmac.new(key, b"crisiswatch-session", hashlib.sha256).digest(), key
+
+
+def csrf_token(session: dict) -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def csrf_ok(session: dict, sent: str | None) -> bool:
+    expected = session.get("csrf")
+    return bool(expected and sent and hmac.compare_digest(str(expected), str(sent)))
+
+
+class LoginLimiter:
+    """At most ``per_name`` failed logins per user name and ``per_client`` per client address in
+    ``window_s``; while over, logins are refused without checking the password."""
+
+    def __init__(self, per_name: int = 5, per_client: int = 20, window_s: float = 900):
+        self.per_name, self.per_client, self.window_s = per_name, per_client, window_s
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> int:
+        times = self._failures[key]
+        while times and times[0] < now - self.window_s:
+            times.popleft()
+        return len(times)
+
+    def blocked(self, name: str, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return (self._recent(f"n:{name}", now) >= self.per_name
+                    or self._recent(f"c:{client}", now) >= self.per_client)
+
+    def failed(self, name: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._failures[f"n:{name}"].append(now)
+            self._failures[f"c:{client}"].append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(f"n:{name}", None)

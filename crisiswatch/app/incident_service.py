@@ -1,0 +1,68 @@
+"""People's actions on incidents, one implementation for every door: the CLI, the web console,
+the action link in a message and (later) the JSON API all call ``act``.
+
+The actor is the real person (a console account, a message's recipient, or the CLI's
+``--by``); the source says which door they came through. Both go into the incident's
+timeline event, which is the audit log: it is written in the same compare-and-set as the
+change itself, so there is no change without its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Incident, utc_now
+from crisiswatch.core.store.base import Store
+
+from alerts import muting
+from alerts.incidents import RATINGS, Change, IncidentBook, IncidentError, Lifecycle  # noqa: F401
+from alerts.notify import deliver_pending
+
+ACTIONS = ("acknowledge", "assign", "note", "resolve", "rate")
+SOURCES = ("web", "cli", "link", "api")
+
+
+@dataclass
+class Outcome:
+    change: Change
+    sent: int
+
+    @property
+    def message(self) -> str:
+        return self.change.incident.events[self.change.events[-1]].message
+
+
+def act(store: Store, config: Config, incident_id: str, action: str, actor: str, source: str,
+        now: datetime | None = None, check: Callable[[Incident], None] | None = None,
+        mark: dict | None = None, **kwargs: str) -> Outcome:
+    """Do ``action`` as ``actor`` coming from ``source``, then send what it announces
+    (acknowledged / resolved notices). IncidentError when the incident's state refuses it."""
+    if action not in ACTIONS:
+        raise IncidentError(f"unknown action '{action}'")
+    if source not in SOURCES:
+        raise ValueError(f"unknown source '{source}'")
+    now = now or utc_now()
+    life = Lifecycle(IncidentBook(store), config, muting.load(store))
+    change = life.act(incident_id, action, now, source=source, check=check, mark=mark, by=actor, **kwargs)
+    sent = deliver_pending(store, config, now, incident_ids=[change.incident.id])
+    return Outcome(change, sent)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    source: str
+    incident_id: str
+    kind: str
+    message: str
+
+
+def audit_log(store: Store, limit: int = 200) -> list[AuditEntry]:
+    """Every change a person made, newest first: who, when, through which door."""
+    entries = [AuditEntry(e.at, e.actor, e.data.get("source", "cli"), i.id, e.kind, e.message)
+               for i in store.list_incidents(limit=1000) for e in i.events if e.actor != "system"]
+    return sorted(entries, key=lambda a: a.at, reverse=True)[:limit]
