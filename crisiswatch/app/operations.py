@@ -45,8 +45,9 @@ class SourceHealth:
 
 
 def is_stale(source: SourceConfig, last_crawl_at: datetime, now: datetime) -> bool:
-    """Stale exactly when the source has been quiet for longer than the one staleness rule allows."""
-    return as_utc(now) - as_utc(last_crawl_at) > source.stale_after()
+    """Stale once the source has been quiet for as long as the one staleness rule allows: the
+    same instant at which ``source_silence`` scores 1 (its blue threshold)."""
+    return as_utc(now) - as_utc(last_crawl_at) >= source.stale_after()
 
 
 def source_health(store: Store, config: Config, now: datetime) -> list[SourceHealth]:

@@ -43,7 +43,7 @@ def test_health_calls_a_source_stale_exactly_when_stale_after_has_passed(tmp_pat
                   for offset in (-SECOND, timedelta(0), SECOND)}
     finally:
         store.close()
-    assert status == {-SECOND: "ok", timedelta(0): "ok", SECOND: "stale"}
+    assert status == {-SECOND: "ok", timedelta(0): "stale", SECOND: "stale"}  # as source_silence: score 1 = blue
 
 
 def test_a_source_with_expected_interval_is_stale_after_it(tmp_path):
@@ -54,8 +54,8 @@ def test_a_source_with_expected_interval_is_stale_after_it(tmp_path):
     store.setup()
     try:
         store.record_crawl(CrawlHealth(source="feed", started_at=FINISHED, finished_at=FINISHED, items=1))
-        early = source_health(store, config, FINISHED + timedelta(hours=2))[0]
-        late = source_health(store, config, FINISHED + timedelta(hours=2) + SECOND)[0]
+        early = source_health(store, config, FINISHED + timedelta(hours=2) - SECOND)[0]
+        late = source_health(store, config, FINISHED + timedelta(hours=2))[0]
     finally:
         store.close()
     assert (early.status, late.status) == ("ok", "stale")
