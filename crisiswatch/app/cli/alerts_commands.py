@@ -238,6 +238,38 @@ def rate(incident_id: str,
     _act(config, incident_id, "rate", by=actor_or_exit(by), rating=rating, note=note)
 
 
+@app.command()
+def quality(since: Annotated[str, typer.Option("--since", help="Alerts opened since: a duration ago (30d) or ISO time")] = "30d",
+            as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output")] = False,
+            config: ConfigOption = None) -> None:
+    """Alert quality per rule and watchlist: alerts, share rated useful, false alarms a week, times to act."""
+    import json
+
+    from crisiswatch.app.quality import duration, quality_from_store, share
+
+    cfg = config_or_exit(config)
+    now = utc_now()
+    start = parse_time(since)
+    if start >= now:
+        raise fail(f"--since {since} is not in the past")
+    with store_or_exit(cfg) as store:
+        rows = quality_from_store(store, start, now)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.as_json()))
+        return
+    if not rows:
+        console.print(f"no alerts opened since {start:%Y-%m-%d %H:%M} UTC")
+        return
+    console.print(f"{'rule':<16} {'watchlist':<12} {'alerts':>6} {'useful':>8} {'false/wk':>8} {'to ack':>8} "
+                  f"{'to resolve':>10}", highlight=False, markup=False, soft_wrap=True)
+    for r in rows:
+        useful = share(r.useful_share) + (f" /{r.rated}" if r.rated else "")
+        console.print(f"{r.rule:<16} {r.watchlist or '*':<12} {r.alerts:>6} {useful:>8} {r.false_alarms_per_week:>8.1f} "
+                      f"{duration(r.median_ack):>8} {duration(r.median_resolve):>10}", highlight=False, markup=False,
+                      soft_wrap=True)
+
+
 @silence_app.command("add")
 def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", "-w")] = None,
                 rule: Annotated[Optional[str], typer.Option("--rule", "-r")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, fail, store_or_exit
+from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
 
 users_app = typer.Typer(help="Console accounts: viewer, responder (acts on incidents), admin.", no_args_is_help=True)
 PASSWORD_ENV = "CRISISWATCH_PASSWORD"
@@ -82,6 +82,29 @@ def users_passwd(name: str, config: ConfigOption = None) -> None:
         except UserError as exc:
             raise fail(str(exc)) from None
     console.print(f"password of {name} changed", highlight=False, markup=False)
+
+
+@users_app.command("token")
+def users_token(name: str, revoke: Annotated[bool, typer.Option("--revoke", help="End the user's token")] = False,
+                config: ConfigOption = None) -> None:
+    """Make a JSON API token for a user (replacing their old one), or --revoke it. Shown once."""
+    from crisiswatch.app.api_tokens import Tokens
+
+    cfg = config_or_exit(config)
+    with store_or_exit(cfg) as store:
+        tokens = Tokens(store)
+        if revoke:
+            if not tokens.revoke(name):
+                raise fail(f"user '{name}' has no API token")
+            console.print(f"API token of {name} revoked", highlight=False, markup=False)
+            return
+        try:
+            token = tokens.create(name)
+        except KeyError:
+            raise fail(f"no user '{name}'") from None
+    err_console.print(f"API token of {name} (shown once; store it as a secret; "
+                      "send it as `Authorization: Bearer TOKEN`):", highlight=False, markup=False)
+    typer.echo(token)
 
 
 def serve(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",

@@ -15,7 +15,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from crisiswatch.app import incident_service as service
-from crisiswatch.app.console import security
+from crisiswatch.app.console import api, quality_page, security
+from crisiswatch.app.console import explorer, overview
 from crisiswatch.app.users import ROLES, User, Users
 from crisiswatch.core import signing
 from crisiswatch.core.config import Config
@@ -139,10 +140,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
         return RedirectResponse("/login", status_code=303)
 
     # ---- incidents --------------------------------------------------------------------
-    @app.get("/")
-    def home(request: Request) -> Response:
-        require(request)
-        return RedirectResponse("/incidents", status_code=303)
+    overview.register(app, config, store, page, require)  # "/": the overview (crisiswatch/app/console/overview.py)
 
     @app.get("/incidents", response_class=HTMLResponse)
     def incidents(request: Request, state: str = "active", level: str = "", watchlist: str = "") -> HTMLResponse:
@@ -239,6 +237,9 @@ def create_app(config: Config, store: Store) -> FastAPI:
                     detail=f"{outcome.message}. Reminders and escalation for incident {incident.id} stop.",
                     incident_id=incident.id)
 
+    api.install(app, config, store)  # the JSON API, /api/v1 and /api/openapi.json
+    quality_page.install(app, config, store)  # /quality: alert quality per rule and watchlist
+    explorer.register(app, config, store, page, require, check_csrf)  # /explore: posts, export, label correction
     return app
 
 

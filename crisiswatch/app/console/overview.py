@@ -1,0 +1,82 @@
+"""The console's home: where each watchlist stands now (level from its open incidents, posts in
+the last 24 hours as a sparkline, whether its baseline is still learning), the open incidents,
+the sources that need attention and the notifications not delivered yet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from alerts.learning import learning_states
+from crisiswatch.app.operations import source_health
+from crisiswatch.app.console.charts import LEVEL_COLOURS, sparkline
+from crisiswatch.core.config import Config
+from crisiswatch.core.model import Incident, as_utc, utc_now
+from crisiswatch.core.store.base import PostFilter, Store
+
+ACTIVE = ["open", "acknowledged"]
+UNDELIVERED_LOOKBACK = timedelta(days=8)
+
+
+@dataclass
+class WatchlistRow:
+    name: str
+    level: str | None
+    incidents: list[Incident]
+    counts: list[int]
+    spark: Markup
+    learning: bool
+    learning_text: str
+
+
+def parse_at(value: str) -> datetime | None:
+    """``at`` (ISO time, naive = UTC) shows the console as of that moment (replays, demos)."""
+    try:
+        return as_utc(datetime.fromisoformat(value)) if value else None
+    except ValueError:
+        return None
+
+
+def overview_data(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    active = store.list_incidents(states=ACTIVE, limit=500)
+    start = now - timedelta(hours=24)
+    learning = {s.watchlist: s for s in learning_states(store, config, now)}
+    rows = []
+    for w in config.watchlists:
+        mine = [i for i in active if i.watchlist == w.name]
+        level = max((i.level for i in mine), default=None)
+        counts = [b.count for b in store.count_by_bucket(PostFilter(watchlists=(w.name,)), start, now, timedelta(hours=1))]
+        state = learning.get(w.name)
+        colour = LEVEL_COLOURS.get(level.value, "#49515c") if level else "#49515c"
+        rows.append(WatchlistRow(w.name, level.value if level else None, mine, counts,
+                                 sparkline(counts, f"{w.name}: {sum(counts)} posts in 24 h, hourly", colour),
+                                 bool(state and state.learning), state.describe() if state else ""))
+    rows.sort(key=lambda r: (-(_rank(r.level)), r.name))
+    health = source_health(store, config, now)
+    undelivered: dict[str, int] = {}
+    for incident in store.list_incidents(since=now - UNDELIVERED_LOOKBACK, limit=100_000):
+        for record in incident.notifications:
+            if record.status not in ("sent", "cancelled"):
+                undelivered[record.status] = undelivered.get(record.status, 0) + 1
+    return {"watchlists": rows, "active": active, "health": health,
+            "unhealthy": [h for h in health if h.status != "ok"],
+            "undelivered": undelivered, "undelivered_total": sum(undelivered.values()), "now": now}
+
+
+def _rank(level: str | None) -> int:
+    return {"blue": 1, "yellow": 2, "orange": 3, "red": 4}.get(level or "", 0)
+
+
+def register(app: FastAPI, config: Config, store: Store, page: Callable[..., HTMLResponse],
+             require: Callable[..., Any]) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def overview(request: Request, at: str = "") -> HTMLResponse:
+        require(request)
+        now = parse_at(at) or utc_now()
+        return page(request, "overview.html", **overview_data(store, config, now))
