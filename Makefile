@@ -20,14 +20,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/crisiswatch demo
-	@echo "incident console: export CRISISWATCH_SECRET_KEY=...; crisiswatch users add NAME --role admin; make console"
-
-# the incident console over the configured store (docs/console.md)
+# the incident console (docs/console.md): over the demo's store and config after `make run`
+# (DEMO_DIR/crisiswatch.yaml), otherwise over the configured store
 CONSOLE_PORT ?= 8000
+DEMO_DIR ?= data/demo
+DEMO_CONFIG = $(wildcard $(DEMO_DIR)/crisiswatch.yaml)
+
+run: $(STAMP)
+	$(BIN)/crisiswatch demo --data-dir $(DEMO_DIR)
+	@echo ""
+	@echo "Open the incident console over this demo's data:"
+	@echo "  $(BIN)/crisiswatch users add demo --role admin --config $(DEMO_DIR)/crisiswatch.yaml   # asks a password"
+	@echo "  make console        # then open http://127.0.0.1:$(CONSOLE_PORT)/ and log in as demo"
+	@echo "(set CRISISWATCH_SECRET_KEY, 32+ characters, to keep sessions across restarts; make run replaces the demo's users)"
+
 console: $(STAMP)
-	$(BIN)/crisiswatch serve --host 127.0.0.1 --port $(CONSOLE_PORT)
+	$(BIN)/crisiswatch serve --host 127.0.0.1 --port $(CONSOLE_PORT) $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
 
 # Elastic's own API specification (npm @elastic/request-converter ships it as dist/schema.json):
 # the tests check every Elasticsearch request body against it offline; without npm they skip.

@@ -403,6 +403,36 @@ class Lifecycle:
         return Change(incident, [self._event(incident, "resolved", message, now, actor=by, auto=False,
                                              level=incident.level.value)])
 
+    def escalate_now(self, incident: Incident, by: str, now: datetime, note: str = "") -> Change:
+        """Take the next escalation step of every route that escalates this incident now, without
+        waiting for its delay (a person judged it cannot wait)."""
+        if incident.state == IncidentState.resolved:
+            raise IncidentError(f"incident {incident.id} is already resolved")
+        taken = {(e.data.get("route"), e.data.get("step")) for e in incident.events if e.kind == "escalated"}
+        change = Change(incident)
+        for route in self.config.routes:
+            if not route.escalation or not routing.route_applies(route, incident, incident.peak_level):
+                continue
+            steps = sorted(enumerate(route.escalation), key=lambda item: parse_duration(item[1].after))
+            number, step = next(((n, st) for n, st in steps if (route.name, n) not in taken), (None, None))
+            if step is None:
+                continue
+            incident.escalation_step += 1
+            message = (f"escalated now by {by} to {', '.join(step.channels)} (route {route.name})"
+                       + (f": {note}" if note else ""))
+            change.events.append(self._event(incident, "escalated", message, now, actor=by, route=route.name,
+                                             step=number, channels=list(step.channels), level=incident.level.value,
+                                             manual=True))
+        if not change.events:
+            raise IncidentError(f"no escalation step is left for incident {incident.id}: no route with an "
+                                "escalation applies to it, or every step was already taken")
+        return change
+
+    def silenced(self, incident: Incident, by: str, now: datetime, silence_id: str, text: str) -> Change:
+        """Record on the incident that ``by`` silenced its notifications (the silence itself lives
+        in ``alerts.muting``)."""
+        return Change(incident, [self._event(incident, "silenced", text, now, actor=by, silence=silence_id)])
+
     def rate(self, incident: Incident, rating: str, by: str, now: datetime, note: str = "") -> Change:
         """How good the alert was, for alert quality per rule (a newer rating by the same person
         counts instead of their older one)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crisiswatch.core.config import Config
-from crisiswatch.core.store.base import PostFilter, Store
+from crisiswatch.core.store.base import Store
 
 DIURNAL_SD = 1.15
 """Log-sd of the rate around its daily mean when the daily cycle is unknown (ln 10 / 2: a
@@ -73,9 +73,7 @@ def _days(td: timedelta) -> str:
 
 def watchlist_start(store: Store, watchlist: str | None, now: datetime) -> datetime | None:
     """Creation time of the first post of ``watchlist`` before ``now`` (None: none yet)."""
-    flt = PostFilter(watchlists=(watchlist,) if watchlist else None, until=now)
-    first = store.first_posts(flt, limit=1)
-    return first[0].created_at if first else None
+    return store.first_post_time(watchlist, now)
 
 
 def learning_states(store: Store, config: Config, now: datetime,

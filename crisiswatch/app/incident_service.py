@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from crisiswatch.core.config import Config
+from crisiswatch.core.config import Config, parse_duration
 from crisiswatch.core.model import Incident, utc_now
 from crisiswatch.core.store.base import Store
 
@@ -21,7 +21,7 @@ from alerts import muting
 from alerts.incidents import RATINGS, Change, IncidentBook, IncidentError, Lifecycle  # noqa: F401
 from alerts.notify import deliver_pending
 
-ACTIONS = ("acknowledge", "assign", "note", "resolve", "rate")
+ACTIONS = ("acknowledge", "assign", "note", "resolve", "rate", "escalate_now", "silenced")
 SOURCES = ("web", "cli", "link", "api")
 
 
@@ -49,6 +49,34 @@ def act(store: Store, config: Config, incident_id: str, action: str, actor: str,
     change = life.act(incident_id, action, now, source=source, check=check, mark=mark, by=actor, **kwargs)
     sent = deliver_pending(store, config, now, incident_ids=[change.incident.id])
     return Outcome(change, sent)
+
+
+def silence(store: Store, config: Config, actor: str, source: str, *, watchlist: str | None = None,
+            rule: str | None = None, start: datetime | None = None, end: datetime | None = None,
+            duration: str | None = None, reason: str = "", incident_id: str | None = None,
+            now: datetime | None = None) -> muting.Silence:
+    """Hold notifications for ``watchlist`` and/or ``rule`` from ``start`` (default now) for
+    ``duration`` (``2h``, ``1d``) or until ``end``. Given ``incident_id`` (the console's incident
+    page), the silence is also recorded on that incident's timeline, i.e. in the audit log.
+    ValueError for an unknown watchlist or rule, or an unusable window."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source '{source}'")
+    if watchlist and watchlist not in {w.name for w in config.watchlists}:
+        raise ValueError(f"unknown watchlist '{watchlist}'")
+    if rule and rule not in {r.name for r in config.rules}:
+        raise ValueError(f"unknown rule '{rule}'")
+    now = now or utc_now()
+    begin = start or now
+    if (duration is None) == (end is None):
+        raise ValueError("give either a duration or an end time")
+    end = begin + parse_duration(duration) if duration else end
+    item = muting.Silence(watchlist=watchlist or None, rule=rule or None, start=begin, end=end,
+                          reason=reason, created_by=actor, created_at=now)
+    muting.add(store, item, now)
+    if incident_id is not None:
+        text = f"silenced {item.describe()} by {actor}" + (f": {reason}" if reason else "")
+        act(store, config, incident_id, "silenced", actor, source, now=now, silence_id=item.id, text=text)
+    return item
 
 
 @dataclass(frozen=True)

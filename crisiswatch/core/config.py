@@ -8,6 +8,7 @@ so printing or logging a config never prints a secret.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -428,6 +429,29 @@ class AlertingConfig(_Section):
     expiring, single-use "Acknowledge" link and an "Open incident" link."""
     action_link_ttl: Duration = "24h"
     """How long an "Acknowledge" link in a message stays valid."""
+    console_trusted_header: str | None = None
+    """Off by default. Behind an SSO reverse proxy (oauth2-proxy, …): the request header that
+    carries the signed-in user's name (``X-Forwarded-User``). The console then takes that user
+    (who must exist in ``crisiswatch users``) without a password, but only from a request whose
+    peer address is in ``console_trusted_proxies``; from anywhere else the header is ignored."""
+    console_trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks (``10.0.0.5``, ``172.16.0.0/12``) of the proxies allowed to set
+    ``console_trusted_header``."""
+
+    @model_validator(mode="after")
+    def _trusted_header(self) -> "AlertingConfig":
+        if self.console_trusted_header is not None:
+            if not self.console_trusted_header.strip():
+                raise ValueError("console_trusted_header: give a header name, or leave it out")
+            if not self.console_trusted_proxies:
+                raise ValueError("console_trusted_header needs console_trusted_proxies: the addresses of the "
+                                 "proxies allowed to set it (otherwise anyone could send the header)")
+        for item in self.console_trusted_proxies:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"console_trusted_proxies: '{item}' is not an address or network") from None
+        return self
     retry_backoff: Duration = "30s"
     """First retry delay of a failed delivery; doubles per attempt up to ``retry_backoff_max``."""
     retry_backoff_max: Duration = "10m"

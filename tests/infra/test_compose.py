@@ -139,7 +139,7 @@ def test_every_variable_is_documented_in_env_example():
     assert "$${ELASTIC_PASSWORD}" in text
     # secrets are required (fail fast) and shipped only as placeholders
     for secret in ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "AIRFLOW_DB_PASSWORD", "AIRFLOW_FERNET_KEY",
-                   "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "KIBANA_ENCRYPTION_KEY"):
+                   "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "KIBANA_ENCRYPTION_KEY", "CRISISWATCH_SECRET_KEY"):
         assert documented[secret].startswith("change-me")
         assert all(m.group(2) == ":?" for m in VARIABLE.finditer(text) if m.group(1) == secret), secret
 
@@ -158,3 +158,12 @@ def test_dockerfile_installs_torch_cpu_before_the_project():
     assert "download.pytorch.org/whl/cpu" in runs[torch]
     assert "-c constraints.txt" in runs[project]
     assert (REPO / "infra" / "airflow-init.sh").exists()
+
+
+def test_the_console_service_serves_on_loopback_with_its_secret_and_a_healthcheck(compose):
+    console = compose["services"]["console"]
+    assert console["command"][:2] == ["crisiswatch", "serve"] and "0.0.0.0" in console["command"]
+    assert all(str(p).startswith("127.0.0.1:") for p in console["ports"])  # public only via a TLS proxy
+    assert console["environment"]["CRISISWATCH_SECRET_KEY"].startswith("${CRISISWATCH_SECRET_KEY:?")
+    assert "/login" in " ".join(console["healthcheck"]["test"])
+    assert console["depends_on"]["crisiswatch-setup"]["condition"] == "service_completed_successfully"

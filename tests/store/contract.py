@@ -364,6 +364,26 @@ class StoreContract:
         assert [b.count for b in buckets] == [2, 1, 0, 1]
         assert all(b.start.utcoffset() == timedelta(0) for b in buckets)
 
+    def test_per_watchlist_buckets_and_first_post_match_the_single_watchlist_answers(self, store: Store) -> None:
+        store.upsert_posts([
+            post("a", minutes=-30, watchlists=["acme"]),          # before the window: only first_post_time
+            post("b", minutes=1, watchlists=["acme", "globex"]),
+            post("c", minutes=7, watchlists=["globex"]),
+            post("d", minutes=9, watchlists=["acme"]),
+            post("e", minutes=3),                                 # no watchlist: counted nowhere
+        ])
+        start, end, size = T0, T0 + timedelta(minutes=12), timedelta(minutes=5)
+        grouped = store.count_by_bucket_per_watchlist(["acme", "globex", "initech"], start, end, size)
+        for name in ("acme", "globex", "initech"):
+            single = store.count_by_bucket(PostFilter(watchlists=(name,)), start, end, size)
+            assert grouped[name] == single
+        assert [b.count for b in grouped["acme"]] == [1, 1, 0] and [b.count for b in grouped["globex"]] == [1, 1, 0]
+        assert store.first_post_time("acme", T0 + timedelta(hours=1)) == T0 - timedelta(minutes=30)
+        assert store.first_post_time("acme", T0 - timedelta(minutes=30)) is None      # ``until`` is exclusive
+        assert store.first_post_time("globex", T0 + timedelta(hours=1)) == T0 + timedelta(minutes=1)
+        assert store.first_post_time("initech", T0 + timedelta(hours=1)) is None
+        assert store.first_post_time(None, T0 + timedelta(hours=1)) == T0 - timedelta(minutes=30)
+
     def test_count_by_bucket_last_bucket_may_be_partial(self, store: Store) -> None:
         store.upsert_posts([post("a", minutes=11), post("b", minutes=13)])
         buckets = store.count_by_bucket(ANY, T0, T0 + timedelta(minutes=12), timedelta(minutes=5))

@@ -230,6 +230,13 @@ def resolve(incident_id: str, note: Annotated[str, typer.Option("--note", help="
 
 
 @app.command()
+def escalate(incident_id: str, note: Annotated[str, typer.Option("--note", help="Why it cannot wait")] = "",
+             by: ActorOption = None, config: ConfigOption = None) -> None:
+    """Escalate now: take the next escalation step of its routes without waiting."""
+    _act(config, incident_id, "escalate_now", by=actor_or_exit(by), note=note)
+
+
+@app.command()
 def rate(incident_id: str,
          rating: Annotated[str, typer.Argument(help="useful, false_alarm, duplicate or too_late")],
          note: Annotated[str, typer.Option("--note", help="Why")] = "",
@@ -279,26 +286,20 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
                 reason: Annotated[str, typer.Option("--reason")] = "",
                 by: ActorOption = None, config: ConfigOption = None) -> None:
     """Hold notifications for a watchlist and/or rule during a time window."""
-    from alerts import muting as silences
+    from crisiswatch.app.incident_service import silence
 
     by = actor_or_exit(by)
 
     cfg = config_or_exit(config)
-    if watchlist and watchlist not in {w.name for w in cfg.watchlists}:
-        raise fail(f"unknown watchlist '{watchlist}'")
-    if rule and rule not in {r.name for r in cfg.rules}:
-        raise fail(f"unknown rule '{rule}'")
-    begin = as_utc(datetime.fromisoformat(start)) if start else utc_now()
     if (duration is None) == (until is None):
         raise fail("give either --for DURATION or --until TIME")
-    try:
-        end = begin + parse_duration(duration) if duration else as_utc(datetime.fromisoformat(until))
-        item = silences.Silence(watchlist=watchlist, rule=rule, start=begin, end=end, reason=reason,
-                                created_by=by, created_at=utc_now())
-    except ValueError as exc:
-        raise fail(str(exc).splitlines()[-1]) from None
     with store_or_exit(cfg) as store:
-        silences.add(store, item)
+        try:  # the same service the web console's "silence" uses
+            item = silence(store, cfg, by, "cli", watchlist=watchlist, rule=rule, duration=duration, reason=reason,
+                           start=as_utc(datetime.fromisoformat(start)) if start else None,
+                           end=as_utc(datetime.fromisoformat(until)) if until else None)
+        except ValueError as exc:
+            raise fail(str(exc).splitlines()[-1]) from None
     console.print(f"silence {item.id}: {item.describe()}", highlight=False, markup=False)
 
 

@@ -128,4 +128,7 @@ def serve(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     with store_or_exit(cfg, open_store) as store:
         app = create_app(cfg, store)
         console.print(f"crisiswatch console on http://{host}:{port}/ (Ctrl-C stops it)", highlight=False)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # With trusted-header sign-in the proxy's own address must reach the console unaltered
+        # (uvicorn would otherwise replace it with X-Forwarded-For's client address).
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    proxy_headers=not cfg.alerting.console_trusted_header)

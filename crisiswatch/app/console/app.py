@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from crisiswatch.app import incident_service as service
 from crisiswatch.app.console import api, quality_page, security
 from crisiswatch.app.console import explorer, overview
+from crisiswatch.app.console.evidence import evidence_chart
 from crisiswatch.app.users import ROLES, User, Users
 from crisiswatch.core import signing
 from crisiswatch.core.config import Config
@@ -81,7 +82,13 @@ def create_app(config: Config, store: Store) -> FastAPI:
             "user": user, "csrf": security.csrf_token(request.session), "levels": [lv.value for lv in Level],
             **context}, status_code=status)
 
+    trusted = security.TrustedHeader(config.alerting.console_trusted_header, config.alerting.console_trusted_proxies)
+
     def _user(request: Request) -> User | None:
+        if trusted.enabled:
+            sso_name = trusted.user(request.client.host if request.client else None, request.headers)
+            if sso_name is not None:  # the proxy vouches for this person: no password, no session login
+                return users.get(sso_name)
         name = request.session.get("user")
         user = users.get(name) if name else None
         if name and user is None:  # removed since they logged in
@@ -168,8 +175,33 @@ def create_app(config: Config, store: Store) -> FastAPI:
         require(request)
         incident = _incident(incident_id)
         return page(request, "incident.html", i=incident, e=incident.evidence, numbers=numbers(incident),
+                    chart=evidence_chart(store, config, incident),
                     ratings=service.RATINGS, done=done, assignees=[u.name for u in users.list()],
                     ratings_given=[ev for ev in incident.events if ev.kind == "rated"])
+
+    @app.post("/incidents/{incident_id}/silence")
+    def incident_silence(request: Request, incident_id: str, csrf: str = Form(""), scope: str = Form("watchlist"),
+                         duration: str = Form("2h"), reason: str = Form("")) -> Response:
+        check_csrf(request, csrf)
+        user = require(request, "responder")
+        incident = _incident(incident_id)
+        if not reason.strip():
+            raise Refused(400, "Why silence it?", "give a reason: the team sees it in the timeline and audit log")
+        if scope not in ("watchlist", "rule", "both"):
+            raise Refused(400, "Silence what?", "choose this watchlist, this rule or both")
+        watchlist = incident.watchlist if scope in ("watchlist", "both") else None
+        rule = incident.rule if scope in ("rule", "both") else None
+        if watchlist is None and rule is None:
+            raise Refused(400, "Silence what?", "this incident has no watchlist: silence its rule instead")
+        try:
+            item = service.silence(store, config, user.name, "web", watchlist=watchlist, rule=rule,
+                                   duration=duration.strip(), reason=reason.strip(), incident_id=incident.id)
+        except service.IncidentError as exc:
+            raise Refused(409, "Not done", str(exc)) from None
+        except ValueError as exc:
+            raise Refused(400, "Not done", str(exc).splitlines()[-1]) from None
+        message = f"silenced {item.describe()}"
+        return RedirectResponse(f"/incidents/{incident.id}?done={quote(message[:200])}", status_code=303)
 
     @app.post("/incidents/{incident_id}/{action}")
     def incident_action(request: Request, incident_id: str, action: str, csrf: str = Form(""),
@@ -178,13 +210,15 @@ def create_app(config: Config, store: Store) -> FastAPI:
         user = require(request, "responder")
         incident = _incident(incident_id)
         kwargs = {"acknowledge": {}, "assign": {"to": to.strip()}, "note": {"text": text},
-                  "resolve": {"note": text.strip()}, "rate": {"rating": rating, "note": text.strip()}}.get(action)
+                  "resolve": {"note": text.strip()}, "rate": {"rating": rating, "note": text.strip()},
+                  "escalate": {"note": text.strip()}}.get(action)
         if kwargs is None:
             raise Refused(404, "Unknown action", f"'{action}' is not something the console does")
         if action == "assign" and not kwargs["to"]:
             raise Refused(400, "Assign to whom?", "choose the person who owns the response")
         try:
-            outcome = service.act(store, config, incident.id, action, user.name, "web", **kwargs)
+            outcome = service.act(store, config, incident.id, "escalate_now" if action == "escalate" else action,
+                                  user.name, "web", **kwargs)
         except service.IncidentError as exc:
             raise Refused(409, "Not done", str(exc)) from None
         return RedirectResponse(f"/incidents/{incident.id}?done={quote(outcome.message[:200])}", status_code=303)

@@ -18,7 +18,7 @@ from crisiswatch.app.operations import source_health
 from crisiswatch.app.console.charts import LEVEL_COLOURS, sparkline
 from crisiswatch.core.config import Config
 from crisiswatch.core.model import Incident, as_utc, utc_now
-from crisiswatch.core.store.base import PostFilter, Store
+from crisiswatch.core.store.base import Store
 
 ACTIVE = ["open", "acknowledged"]
 UNDELIVERED_LOOKBACK = timedelta(days=8)
@@ -47,11 +47,12 @@ def overview_data(store: Store, config: Config, now: datetime) -> dict[str, Any]
     active = store.list_incidents(states=ACTIVE, limit=500)
     start = now - timedelta(hours=24)
     learning = {s.watchlist: s for s in learning_states(store, config, now)}
+    hourly = store.count_by_bucket_per_watchlist([w.name for w in config.watchlists], start, now, timedelta(hours=1))
     rows = []
     for w in config.watchlists:
         mine = [i for i in active if i.watchlist == w.name]
         level = max((i.level for i in mine), default=None)
-        counts = [b.count for b in store.count_by_bucket(PostFilter(watchlists=(w.name,)), start, now, timedelta(hours=1))]
+        counts = [b.count for b in hourly.get(w.name, [])]
         state = learning.get(w.name)
         colour = LEVEL_COLOURS.get(level.value, "#49515c") if level else "#49515c"
         rows.append(WatchlistRow(w.name, level.value if level else None, mine, counts,

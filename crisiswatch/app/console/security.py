@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import hmac
 import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Mapping
 
 from crisiswatch.core import signing
 
@@ -36,6 +38,34 @@ def csrf_token(session: dict) -> str:
 def csrf_ok(session: dict, sent: str | None) -> bool:
     expected = session.get("csrf")
     return bool(expected and sent and hmac.compare_digest(str(expected), str(sent)))
+
+
+class TrustedHeader:
+    """Trusted-header sign-in behind an SSO reverse proxy: the user name in ``header``, believed
+    only when the request's peer is one of ``proxies`` (addresses or networks). Off when
+    ``header`` is None."""
+
+    def __init__(self, header: str | None, proxies: list[str]):
+        self.header = header.strip() if header else None
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.header and self.networks)
+
+    def trusts(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def user(self, peer: str | None, headers: Mapping[str, str]) -> str | None:
+        """The user name the proxy vouches for, or None (header absent, or not from a trusted proxy)."""
+        if not self.enabled or not self.trusts(peer):
+            return None
+        value = (headers.get(self.header) or "").strip()
+        return value or None
 
 
 class LoginLimiter:

@@ -8,7 +8,7 @@ Elasticsearch. The shared contract tests in ``tests/store/contract.py`` pin that
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -212,6 +212,16 @@ class Store(abc.ABC):
     def top_posts(self, filter: PostFilter, order: PostOrder = "engagement", limit: int = 10) -> list[Post]:
         """Matching posts ordered by engagement total, author reach or time (newest first
         for ``-created_at``); ties broken by id."""
+
+    def first_post_time(self, watchlist: str | None, until: datetime) -> datetime | None:
+        """Creation time of the earliest post (of ``watchlist``, any when None) before ``until``."""
+        first = self.first_posts(PostFilter(watchlists=(watchlist,) if watchlist else None, until=until), limit=1)
+        return first[0].created_at if first else None
+
+    def count_by_bucket_per_watchlist(self, watchlists: Sequence[str], start: datetime, end: datetime,
+                                      size: timedelta) -> dict[str, list[Bucket]]:
+        """``count_by_bucket`` for each watchlist (stores may answer it in one grouped query)."""
+        return {w: self.count_by_bucket(PostFilter(watchlists=(w,)), start, end, size) for w in watchlists}
 
     def first_posts(self, filter: PostFilter, limit: int = 5) -> list[Post]:
         """The earliest matching posts: where a story started."""

@@ -784,6 +784,35 @@ class SqliteStore(Store):
         return [Bucket(start=start + k * size, count=counts[k]) for k in range(n)]
 
     @_guarded
+    def first_post_time(self, watchlist: str | None, until: datetime) -> datetime | None:
+        if watchlist is None:
+            return super().first_post_time(watchlist, until)
+        # The (watchlist, created_us, pk) primary key answers this in one index seek.
+        (first,) = self._read().execute("SELECT min(created_us) FROM post_watchlists WHERE watchlist = ?"
+                                        " AND created_us < ?", [watchlist, to_us(as_utc(until))]).fetchone()
+        return from_us(first) if first is not None else None
+
+    @_guarded
+    def count_by_bucket_per_watchlist(self, watchlists: Sequence[str], start: datetime, end: datetime,
+                                      size: timedelta) -> dict[str, list[Bucket]]:
+        if size <= timedelta(0):
+            raise ValueError("bucket size must be positive")
+        start, end = as_utc(start), as_utc(end)
+        names = list(dict.fromkeys(watchlists))
+        if end <= start or not names:
+            return {w: [] for w in names}
+        n = -(-(end - start) // size)
+        counts = {w: [0] * n for w in names}
+        # One grouped query over the covering primary key instead of one query per watchlist.
+        for name, index, count in self._read().execute(
+                f"SELECT watchlist, (created_us - ?) / ? AS bucket, count(*) FROM post_watchlists"
+                f" WHERE watchlist IN ({_marks(len(names))}) AND created_us >= ? AND created_us < ?"
+                " GROUP BY watchlist, bucket", [to_us(start), size // _MICROSECOND, *names, to_us(start), to_us(end)]):
+            if 0 <= index < n:
+                counts[name][index] = count
+        return {w: [Bucket(start=start + k * size, count=c[k]) for k in range(n)] for w, c in counts.items()}
+
+    @_guarded
     def count_by_field(self, field: str, filter: PostFilter | None = None, limit: int = 50) -> list[TermCount]:
         column = _FIELD_COLUMNS.get(field)
         if column is None:
