@@ -16,6 +16,8 @@ from functools import lru_cache
 
 from croniter import croniter
 
+from crisiswatch.core.model import as_utc
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _REFERENCE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday
@@ -32,6 +34,20 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if not match:
         raise ValueError(f"'{value}' is not a duration like 90s, 15m, 2h, 7d or 1w")
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_moment(value: str, now: datetime) -> datetime:
+    """``24h`` / ``7d`` (that long before ``now``) or an ISO date/time (naive = UTC): how the CLI,
+    the console and the API all read a point in time."""
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise ValueError(f"'{value}' is neither an ISO time like 2026-03-01T08:00 nor a duration ago "
+                         "like 24h or 7d") from None
 
 
 def is_duration(expression: str) -> bool:

@@ -16,6 +16,7 @@ from rich.markup import escape as esc
 from crisiswatch.app.cli.common import (ActorOption, ConfigOption, actor_or_exit, config_or_exit, console, fail,
                                         store_or_exit)
 from crisiswatch.core.config import parse_duration
+from crisiswatch.core.schedule import parse_moment
 from crisiswatch.core.model import Level, as_utc, utc_now
 
 from alerts.learning import learning_states
@@ -40,13 +41,9 @@ def parse_time(value: str | None, default: datetime | None = None) -> datetime:
             raise fail("a time is required")
         return default
     try:
-        return utc_now() - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise fail(f"'{value}' is neither an ISO time (2026-03-01T08:00) nor a duration ago (2h, 7d)") from None
+        return parse_moment(value, utc_now())
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _incident_or_exit(store, incident_id: str):  # noqa: ANN001, ANN202

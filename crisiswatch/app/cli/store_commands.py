@@ -17,8 +17,7 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
 from rich.table import Table
 
 from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
-from crisiswatch.core.config import parse_duration
-from crisiswatch.core.model import as_utc
+from crisiswatch.core.schedule import parse_moment
 from crisiswatch.core.store.base import PostFilter
 from crisiswatch.core.store.ingest import MAX_TEXT_CHARS, IngestSummary, LineError
 from crisiswatch.core.store.query import QueryError, check_query
@@ -29,16 +28,10 @@ MAX_ERRORS_SHOWN = 20
 
 def parse_when(value: str, now: datetime | None = None) -> datetime:
     """``24h`` / ``7d`` (that long ago) or an ISO date/time (naive = UTC)."""
-    now = now or datetime.now(timezone.utc)
     try:
-        return now - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is neither a duration like 24h or 7d nor an ISO date/time "
-                                 "like 2026-03-01T08:00") from None
+        return parse_moment(value, now or datetime.now(timezone.utc))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="Only posts created since: 24h, 7d, or an ISO time")]

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from crisiswatch.app.console.charts import histogram
 from crisiswatch.core.config import Config
-from crisiswatch.core.model import as_utc, utc_now
-from crisiswatch.core.schedule import parse_duration
+from crisiswatch.core.model import utc_now
+from crisiswatch.core.schedule import parse_moment
 from crisiswatch.core.store.base import PostFilter, QueryError, Store, StoreError, TeamLabel, parse_query
 from crisiswatch.core.store.export import CSV_COLUMNS, csv_row, jsonl_line, with_enrichments
 from nlp import labels as label_sets
@@ -36,17 +36,12 @@ class BadFilter(ValueError):
 
 def parse_when(value: str, now: datetime) -> datetime | None:
     """``24h`` / ``7d`` (that long ago) or an ISO date/time (naive = UTC); blank = no bound."""
-    value = value.strip()
-    if not value:
+    if not value.strip():
         return None
     try:
-        return now - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise BadFilter(f"'{value}' is neither a duration like 24h or 7d nor an ISO time like 2026-03-01T08:00") from None
+        return parse_moment(value, now)
+    except ValueError as exc:
+        raise BadFilter(str(exc)) from None
 
 
 def build_filter(params: dict[str, str], now: datetime) -> PostFilter:
