@@ -16,10 +16,8 @@ fetched ``--repeat`` times by a logged-in httpx client. The last line is
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
+from cpu import cpu_description  # noqa: E402
 from store_ingest import END, SOURCES, WATCHLISTS, enrichments_for, synthetic_posts  # noqa: E402
 
 from crisiswatch.app.console.app import create_app  # noqa: E402
@@ -43,16 +42,6 @@ from crisiswatch.core.model import CrawlHealth, Incident, Level  # noqa: E402
 from crisiswatch.core.store.sqlite import SqliteStore  # noqa: E402
 
 PASSWORD = "bench-password-123"
-
-
-def cpu_flags() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "lscpu unavailable"
-    keep = ("Model name", "CPU(s):", "Thread(s) per core", "Flags")
-    lines = [ln for ln in out.splitlines() if ln.strip().startswith(keep)]
-    return "\n".join(ln if not ln.startswith("Flags") else ln[:200] + " …" for ln in lines)
 
 
 def build(path: Path, count: int) -> tuple[SqliteStore, Config, str]:
@@ -111,8 +100,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
-    print(cpu_flags())
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(cpu_description())
     with tempfile.TemporaryDirectory() as tmp:
         store, config, incident_id = build(Path(tmp) / "bench.db", args.posts)
         server = serve(create_app(config, store), args.port)

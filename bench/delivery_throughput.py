@@ -22,9 +22,7 @@ flags), per-round figures, and the last line::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cpu import cpu_description  # noqa: E402
 from crisiswatch.core.config import parse_config  # noqa: E402
 from crisiswatch.core.model import Incident, Level, NotificationRecord  # noqa: E402
 from crisiswatch.core.store.sqlite import SqliteStore  # noqa: E402
@@ -43,18 +42,6 @@ from alerts import notify, routing  # noqa: E402
 from alerts.render import render  # noqa: E402
 
 NOW = datetime(2026, 3, 9, 10, 30, tzinfo=timezone.utc)
-
-
-def cpu_description() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "cpu: lscpu not available"
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = [f for f in flags if f in ("avx2", "fma", "avx_vnni", "amx_bf16", "amx_int8") or f.startswith("avx512")]
-    return (f"cpu: {fields.get('Model name', '?').strip()}, {os.cpu_count()} logical cpus, "
-            f"flags: {' '.join(wanted) or 'no avx2/avx512'}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 class Receiver(ThreadingHTTPServer):

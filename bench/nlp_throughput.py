@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cpu import cpu_description  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 
 def workload(n: int) -> list[str]:
     from nlp.builtin import read_seeds
@@ -59,21 +61,6 @@ def workload(n: int) -> list[str]:
         posts.append(f"{text} #{i}")
     assert to_simplified  # imported for the side effect of warming OpenCC in both runs
     return posts
-
-
-def cpu_description() -> str:
-    import os
-    import subprocess
-
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "cpu: lscpu not available"
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = [f for f in flags if f in ("avx2", "fma", "avx_vnni", "amx_bf16", "amx_int8") or f.startswith("avx512")]
-    return (f"cpu: {fields.get('Model name', '?').strip()}, {os.cpu_count()} logical cpus, "
-            f"flags: {' '.join(wanted) or 'no avx2/avx512'}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main() -> int:
