@@ -222,3 +222,24 @@ class SmtpReceiver:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def two_rule_config_file(tmp_path, store_path, channels: str = "", routes: str = "", extra: str = "",
+                         alerting: str = "") -> str:  # noqa: ANN001
+    """A config file with two rules (volume, crisis terms) over the standard world's store, for
+    tests that run the real CLI in other processes; ``alerting`` adds keys to that section."""
+    path = tmp_path / "crisiswatch.yaml"
+    path.write_text(f"""
+data_dir: {tmp_path}
+store: {{sqlite_path: {store_path}}}
+watchlists: [{{name: acme, terms: [acme]}}, {{name: zenith, terms: [zenith]}}]
+crisis_lexicon: [recall, 召回, poisoning]
+rules:
+  - {{name: volume, detector: volume_spike, min_count: 8}}
+  - {{name: crisis-terms, detector: keyword_burst, window: 1h, min_count: 5}}
+{channels}
+{routes}
+{extra}
+alerting: {{outbox_dir: {tmp_path}/outbox, charts: false{alerting}}}
+""", encoding="utf-8")
+    return str(path)

@@ -19,26 +19,13 @@ from crisiswatch.core.store.sqlite import SqliteStore
 from alerts import engine
 from alerts.engine import evaluate_cycle
 from alerts.notify import deliver_pending
-from tests.alerts.helpers import ONSET, WebhookReceiver, world_config
+from tests.alerts.helpers import ONSET, WebhookReceiver, two_rule_config_file, world_config
 
 AT = ONSET + timedelta(minutes=30)
 
 
 def config_file(tmp_path, store_path, channels: str = "", routes: str = "") -> str:  # noqa: ANN001
-    path = tmp_path / "crisiswatch.yaml"
-    path.write_text(f"""
-data_dir: {tmp_path}
-store: {{sqlite_path: {store_path}}}
-watchlists: [{{name: acme, terms: [acme]}}, {{name: zenith, terms: [zenith]}}]
-crisis_lexicon: [recall, 召回, poisoning]
-rules:
-  - {{name: volume, detector: volume_spike, min_count: 8}}
-  - {{name: crisis-terms, detector: keyword_burst, window: 1h, min_count: 5}}
-{channels}
-{routes}
-alerting: {{outbox_dir: {tmp_path}/outbox, charts: false, delivery_max_age: 3650d}}
-""", encoding="utf-8")
-    return str(path)
+    return two_rule_config_file(tmp_path, store_path, channels, routes, alerting=", delivery_max_age: 3650d")
 
 
 def cli(*args: str):  # noqa: ANN201

@@ -12,27 +12,14 @@ from crisiswatch.app.cli import app
 
 from alerts.engine import evaluate_cycle
 from alerts import notify
-from tests.alerts.helpers import ONSET, WebhookReceiver, free_port, world_config
+from tests.alerts.helpers import ONSET, WebhookReceiver, free_port, two_rule_config_file, world_config
 
 AT = ONSET + timedelta(minutes=30)
 
 
 def write_config(tmp_path, store_path, channels: str, routes: str, alerting: str = "") -> str:  # noqa: ANN001
-    path = tmp_path / "crisiswatch.yaml"
-    path.write_text(f"""
-data_dir: {tmp_path}
-store: {{sqlite_path: {store_path}}}
-watchlists: [{{name: acme, terms: [acme]}}, {{name: zenith, terms: [zenith]}}]
-crisis_lexicon: [recall, 召回, poisoning]
-rules:
-  - {{name: volume, detector: volume_spike, min_count: 8}}
-  - {{name: crisis-terms, detector: keyword_burst, window: 1h, min_count: 5}}
-{channels}
-{routes}
-airflow: {{operations_channels: [ops]}}
-alerting: {{outbox_dir: {tmp_path}/outbox, charts: false, retry_backoff: 30s{alerting}}}
-""", encoding="utf-8")
-    return str(path)
+    return two_rule_config_file(tmp_path, store_path, channels, routes, extra="airflow: {operations_channels: [ops]}",
+                                alerting=f", retry_backoff: 30s{alerting}")
 
 
 def deliver_at(path: str, at):  # noqa: ANN001, ANN201
