@@ -8,7 +8,11 @@ the last pass) and evaluates at once with the open bucket nowcast
 (``alerts.series.nowcast_time``). Without new data the evaluator still runs every
 ``idle_every`` seconds: escalation timers and source silence need time, not posts.
 
-Streaming APIs (Mastodon streaming, Bluesky Jetstream) are not used yet: the loops poll.
+A source with ``mode: stream`` also gets a streaming client (``crawlers.stream.run_stream``:
+Mastodon streaming, Bluesky Jetstream) in its own thread; every batch it stores wakes the
+evaluator too, so such a post waits for no crawl at all. Its polling loop keeps running at
+``backfill_every_s`` (account timelines have no public stream, and a crawl is the safety net
+for anything a stream and its resume could not give).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class FollowStats:
     crawls: int = 0
     passes: int = 0
     enriched: int = 0
+    streamed: int = 0
+    """Posts stored by streaming clients."""
     errors: list[str] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)
     """Every evaluation report (CycleReport) of the run."""
@@ -53,18 +59,42 @@ def crawl_loop(name: str, crawl_one: Callable[[str], Any], every_s: float, wake:
         stop.wait(max(0.0, every_s - (time.monotonic() - started)))
 
 
+def stream_loop(name: str, stream_one: Callable[[str, threading.Event, Callable[[int], None]], Any],
+                wake: threading.Event, stop: threading.Event, stats: FollowStats) -> None:
+    """Run one source's streaming client until ``stop``; whatever it stores wakes the evaluator."""
+    def stored(count: int) -> None:
+        stats.streamed += count
+        wake.set()
+
+    while not stop.is_set():
+        try:
+            stream_one(name, stop, stored)  # returns when stop is set; reconnects by itself
+        except Exception as exc:  # noqa: BLE001 - a client that cannot even start: say so, retry later
+            stats.errors.append(f"stream {name}: {type(exc).__name__}: {exc}")
+            log.exception("stream %s failed", name)
+            stop.wait(30)
+
+
 def follow(config: Config, sources: list[str], crawl_one: Callable[[str], Any], enrich: Callable[[], int],
            evaluate: Callable[[datetime], Any], crawl_every_s: float = 20.0, idle_every_s: float = 60.0,
            stop: threading.Event | None = None, duration_s: float | None = None,
-           on_pass: Callable[[Any], None] | None = None) -> FollowStats:
-    """Run the per-source crawl loops and the data-triggered evaluator until ``stop`` is set
-    (or ``duration_s`` has passed). The step functions are passed in (crisiswatch.app.steps
-    in production, fakes in tests)."""
+           on_pass: Callable[[Any], None] | None = None, streams: list[str] | None = None,
+           stream_one: Callable[[str, threading.Event, Callable[[int], None]], Any] | None = None,
+           backfill_every_s: float = 300.0) -> FollowStats:
+    """Run the per-source crawl loops (and streams) and the data-triggered evaluator until
+    ``stop`` is set (or ``duration_s`` has passed). The step functions are passed in
+    (crisiswatch.app.steps in production, fakes in tests). Sources in ``streams`` are
+    followed by ``stream_one`` and crawled every ``backfill_every_s`` only."""
     stop = stop or threading.Event()
     wake = threading.Event()
     stats = FollowStats()
-    threads = [threading.Thread(target=crawl_loop, args=(name, crawl_one, crawl_every_s, wake, stop, stats),
+    streamed = [name for name in (streams or []) if stream_one is not None]
+    threads = [threading.Thread(target=crawl_loop, args=(name, crawl_one,
+                                                         backfill_every_s if name in streamed else crawl_every_s,
+                                                         wake, stop, stats),
                                 name=f"crawl-{name}", daemon=True) for name in sources]
+    threads += [threading.Thread(target=stream_loop, args=(name, stream_one, wake, stop, stats),
+                                 name=f"stream-{name}", daemon=True) for name in streamed]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + duration_s if duration_s is not None else None
@@ -94,8 +124,10 @@ def follow(config: Config, sources: list[str], crawl_one: Callable[[str], Any], 
 
 def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_s: float = 20.0,  # noqa: ANN001
                     idle_every_s: float = 60.0, duration_s: float | None = None,
-                    on_pass: Callable[[Any], None] | None = None, stop: threading.Event | None = None) -> FollowStats:
-    """``follow`` with the real steps: Scrapy crawls, the configured NLP models, nowcast evaluation."""
+                    on_pass: Callable[[Any], None] | None = None, stop: threading.Event | None = None,
+                    backfill_every_s: float = 300.0) -> FollowStats:
+    """``follow`` with the real steps: Scrapy crawls, the streaming clients of ``mode: stream``
+    sources, the configured NLP models, nowcast evaluation."""
     from crisiswatch.app import steps
 
     from alerts.engine import evaluate_cycle
@@ -113,6 +145,16 @@ def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_
         with lock:
             return evaluate_cycle(store, config, now=now, nowcast=True)
 
+    def stream_one(name: str, stopping: threading.Event, stored: Callable[[int], None]) -> Any:
+        from crawlers.stream import run_stream
+
+        from crisiswatch.core.store import open_store
+
+        with open_store(config) as own:  # one connection per thread
+            return run_stream(name, str(Path(config_path).resolve()), own, stopping, on_stored=stored)
+
     sources = [s.name for s in config.sources if s.enabled]
+    streams = [s.name for s in config.sources if s.enabled and s.mode == "stream"]
     return follow(config, sources, lambda name: steps.crawl_source(name, config_path), enrich, evaluate,
-                  crawl_every_s, idle_every_s, stop, duration_s, on_pass)
+                  crawl_every_s, idle_every_s, stop, duration_s, on_pass, streams=streams,
+                  stream_one=stream_one if streams else None, backfill_every_s=backfill_every_s)

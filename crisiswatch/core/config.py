@@ -213,6 +213,18 @@ class SourceConfig(_Section):
     """A gap longer than this without new posts raises a source-silence alert (None = 3x schedule)."""
     credentials: dict[str, str] = Field(default_factory=dict)
     """Tokens and cookies, only as ${CRISISWATCH_...} placeholders."""
+    mode: Literal["poll", "stream"] = "poll"
+    """``stream``: in ``crisiswatch run --follow`` read the platform's streaming API (Mastodon
+    streaming, Bluesky Jetstream) besides the slower polling crawl that backfills; only for
+    platforms that have one. ``poll``: crawl on the schedule only."""
+
+    @field_validator("mode")
+    @classmethod
+    def _platform_streams(cls, value: str, info: ValidationInfo) -> str:
+        platform = info.data.get("platform")
+        if value == "stream" and platform is not None and getattr(_platform_spec(platform), "stream", None) is None:
+            raise ValueError(f"platform '{platform}' has no streaming API: use mode: poll")
+        return value
 
     @field_validator("credentials")
     @classmethod

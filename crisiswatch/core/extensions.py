@@ -70,9 +70,17 @@ class PlatformSpec:
     replay: str | None = None
     """``"module"`` answering the platform's API paths from a scenario (demo, tests, drills)."""
     description: str = ""
+    stream: str | None = None
+    """``"module:function"`` following the platform's streaming API (``mode: stream`` sources in
+    ``crisiswatch run --follow``); None: the platform is only polled."""
 
     def spider_class(self) -> type:
         return load_reference(self.spider)
+
+    def stream_function(self) -> Any:
+        if self.stream is None:
+            raise LookupError(f"platform '{self.name}' has no streaming API client")
+        return load_reference(self.stream)
 
     def replay_module(self) -> Any:
         if self.replay is None:

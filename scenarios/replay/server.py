@@ -29,6 +29,7 @@ from crisiswatch.core.replay import Catalog, Reply
 from crisiswatch.core.scenario import Scenario
 from scenarios.platforms import hook, replay_module, replayable
 from scenarios.replay.clock import ScenarioClock
+from scenarios.replay.streaming import Streams
 
 log = logging.getLogger(__name__)
 DEFAULT_ROBOTS = "User-agent: *\nDisallow: /rss/private/\n"
@@ -81,6 +82,8 @@ class ReplayServer:
         self.robots_txt = DEFAULT_ROBOTS
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable[..., Reply] | None] = {}
+        self.streams = Streams(self.catalog, self.clock, host)
+        """Mastodon streaming and Bluesky Jetstream (``scenarios.replay.streaming``)."""
         self._httpd = _QuietServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -106,9 +109,11 @@ class ReplayServer:
                 os.environ.setdefault(name, value)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-server", daemon=True)
         self._thread.start()
+        self.streams.start()
         return self
 
     def stop(self) -> None:
+        self.streams.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -183,6 +188,10 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if method == "GET" and server.streams.mastodon_route(self.path):
+                    server.requests.append(LoggedRequest(time.monotonic(), method, self.path, 200, headers))
+                    server.streams.serve_mastodon(self, self.path)
+                    return
                 fault = server._take_fault(self.path)
                 if fault is not None and fault.kind == "hang":
                     time.sleep(fault.seconds)

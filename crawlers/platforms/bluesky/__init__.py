@@ -23,4 +23,5 @@ PLATFORM = PlatformSpec(
     targets=BlueskyTargets,
     replay=f"{__name__}.replay",
     description="Bluesky: author feeds from the public AppView; post search when logged in",
+    stream=f"{__name__}.stream:follow_stream",
 )

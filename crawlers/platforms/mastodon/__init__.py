@@ -27,4 +27,5 @@ PLATFORM = PlatformSpec(
     targets=MastodonTargets,
     replay=f"{__name__}.replay",
     description="Mastodon: hashtag, public/local and account timelines of one or more instances",
+    stream=f"{__name__}.stream:follow_stream",
 )

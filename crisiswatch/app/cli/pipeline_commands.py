@@ -191,6 +191,10 @@ def run(
     follow: Annotated[bool, typer.Option("--follow", help="Continuous mode: a crawl loop per source, evaluation "
                                                           "as soon as posts arrive, the open bucket nowcast.")] = False,
     crawl_every: Annotated[float, typer.Option(help="With --follow: seconds between crawls of a source.")] = 20.0,
+    backfill_every: Annotated[float, typer.Option(help="With --follow: seconds between crawls of a source that "
+                                                       "is streamed (mode: stream).")] = 300.0,
+    stop_after: Annotated[Optional[float], typer.Option(help="With --follow: stop after this many seconds "
+                                                              "(default: run until Ctrl-C).")] = None,
 ) -> None:
     """Crawl the configured sources, enrich, evaluate alerts and deliver, once or every N minutes.
 
@@ -219,10 +223,17 @@ def run(
                               f"{change.incident.title}", highlight=False, markup=False)
 
         with store_or_exit(cfg) as store:
-            console.print(f"following {len([s for s in cfg.sources if s.enabled])} sources every {crawl_every:g} s "
-                          "(Ctrl-C stops)")
+            streamed = [s.name for s in cfg.sources if s.enabled and s.mode == "stream"]
+            console.print(f"following {len([s for s in cfg.sources if s.enabled])} sources every {crawl_every:g} s"
+                          + (f", streaming {', '.join(streamed)}" if streamed else "") + " (Ctrl-C stops)",
+                          highlight=False)
             try:
-                follow_pipeline(store, cfg, config_path, crawl_every_s=crawl_every, on_pass=show)
+                stats = follow_pipeline(store, cfg, config_path, crawl_every_s=crawl_every, on_pass=show,
+                                        duration_s=stop_after, backfill_every_s=backfill_every)
+                console.print(f"stopped: {stats.crawls} crawls, {stats.streamed} posts streamed, {stats.enriched} "
+                              f"enriched, {stats.passes} evaluations", highlight=False)
+                for error in dict.fromkeys(stats.errors):
+                    console.print(f"  [yellow]problem:[/] {error}", highlight=False)
             except KeyboardInterrupt:
                 console.print("stopped")
         return
