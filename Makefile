@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install airflow bench clean es-spec console
+.PHONY: run test install airflow airflow-cluster bench clean es-spec console
 
 $(STAMP): pyproject.toml constraints.txt
 	# the console's browser tests drive Debian's chromium (Playwright's own download cannot work here)
@@ -72,6 +72,17 @@ airflow: $(STAMP)
 	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)  (ready after about 45 s; Ctrl-C stops it)"
 	@$(AIRFLOW_ENV) $(BIN)/python -m crisiswatch.app.airflow_glue login $(AIRFLOW_DIR)
 	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
+
+# Airflow's production shape on this machine (docs/airflow.md, "Cluster"): metadata in the PostgreSQL
+# database crisiswatch_airflow (created when missing), CeleryExecutor on Redis, API server, scheduler,
+# DAG processor and two Celery workers (queues crawl/nlp/default and alerts/crawl/nlp/default).
+# Settings: CRISISWATCH_AIRFLOW_POSTGRES, CRISISWATCH_AIRFLOW_DATABASE, CRISISWATCH_AIRFLOW_BROKER
+# (a RabbitMQ amqp:// URL works too). Ctrl-C stops every process it started.
+AIRFLOW_CLUSTER_DIR := $(CURDIR)/data/airflow-cluster
+
+airflow-cluster: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_PORT=$(AIRFLOW_PORT) $(if $(AIRFLOW_CONFIG_FILE),CRISISWATCH_CONFIG=$(AIRFLOW_CONFIG_FILE)) \
+		$(BIN)/python -m crisiswatch.app.airflow_cluster $(AIRFLOW_CLUSTER_DIR)
 
 clean:
 	rm -rf $(VENV) data

@@ -39,7 +39,7 @@ _timetable = (DeltaTriggerTimetable(_every) if not isinstance(_every, str)
 )
 def alerts():
     @task(retries=1, trigger_rule="all_done",
-          execution_timeout=cw.parse_duration(_config.alerting.evaluate_every) * 2)
+          execution_timeout=cw.parse_duration(_config.alerting.evaluate_every) * 2, **cw.queue_args("alerts", _config))
     def evaluate() -> dict:
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))
@@ -55,7 +55,7 @@ def alerts():
                            for e in report.fired],
                 "incidents": [change.describe() for change in report.changes], "errors": report.errors}
 
-    @task
+    @task(**cw.queue_args("alerts", _config))
     def deliver() -> int:
         config = cw.task_config()
         now = cw.parse_time(get_current_context()["params"].get("now"))

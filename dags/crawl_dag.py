@@ -43,7 +43,8 @@ def crawl_dag(source: cw.SourceConfig, config: cw.Config):
         doc_md=__doc__,
     )
     def crawl():
-        @task(pool=cw.pool_name(source.platform), execution_timeout=timeout + timedelta(minutes=1))
+        @task(pool=cw.pool_name(source.platform), execution_timeout=timeout + timedelta(minutes=1),
+              **cw.queue_args("crawl", config))
         def collect() -> dict:
             """Run the spider; a crawl that stored nothing because the platform failed raises,
             so Airflow retries it with backoff and finally tells the operations channels."""

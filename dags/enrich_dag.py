@@ -52,7 +52,7 @@ def enrich():
         print(f"{sum(map(len, batches))} posts to enrich in {len(batches)} batches")
         return batches
 
-    @task(pool=cw.ENRICH_POOL, queue=_config.airflow.enrich_queue, map_index_template="{{ task.op_kwargs['post_ids'] | length }} posts")
+    @task(pool=cw.ENRICH_POOL, **cw.queue_args("nlp", _config), map_index_template="{{ task.op_kwargs['post_ids'] | length }} posts")
     def enrich_batch(post_ids: list[str]) -> int:
         """Enrich one batch with the step ``crisiswatch run`` uses; posts enriched meanwhile
         (by a retry or a concurrent CLI run) are left as they are."""

@@ -26,6 +26,7 @@ from typing import Any
 from airflow.sdk import Asset, Connection, Param, Variable
 
 from crisiswatch.app import operations, steps
+from crisiswatch.app.airflow_cluster import QUEUE_ENV
 from crisiswatch.core.config import DEFAULT_CONFIG_ENV, SECRET_PATTERN, Config, ConfigError, SourceConfig, load_config
 from crisiswatch.core.schedule import parse_duration, schedule_value
 from crisiswatch.core.store import open_store
@@ -162,6 +163,22 @@ def pools(config: Config) -> dict[str, dict[str, Any]]:
                            "description": "crisiswatch: concurrent enrichment batches (model memory)",
                            "include_deferred": False}
     return result
+
+
+def queue_args(kind: str, config: Config) -> dict[str, str]:
+    """``queue=`` for the tasks of one kind (``crawl``, ``nlp``, ``alerts``) under the Celery executor.
+
+    ``airflow.enrich_queue``, when the config sets it, places the enrichment batches; otherwise
+    ``$CRISISWATCH_<KIND>_QUEUE`` does. Without either the task stays on Airflow's default queue
+    (``[operators] default_queue``), which is what LocalExecutor and ``dag.test()`` use and what a
+    plain ``airflow celery worker`` serves.
+    """
+    if kind not in QUEUE_ENV:
+        raise ValueError(f"unknown task kind '{kind}' (one of {', '.join(QUEUE_ENV)})")
+    if kind == "nlp" and "enrich_queue" in config.airflow.model_fields_set:
+        return {"queue": config.airflow.enrich_queue}
+    queue = os.environ.get(QUEUE_ENV[kind], "").strip()
+    return {"queue": queue} if queue else {}
 
 
 def task_defaults(config: Config) -> dict[str, Any]:

@@ -6,17 +6,14 @@ with the incident in the store. Also: a failing source fails alone and tells ope
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-
 import pytest
-import yaml
 
 from crisiswatch.core.config import load_config
 from crisiswatch.core.model import Author, Engagement, Post
 from crisiswatch.core.scenario import Scenario
 from crisiswatch.core.store import PostFilter, open_store
 
-from .helpers import load_dagbag
+from .helpers import load_dagbag, write_config
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -50,27 +47,6 @@ def tiny_models(tmp_path_factory) -> dict:
     from nlp.tiny import make_tiny_models
 
     return make_tiny_models(tmp_path_factory.mktemp("tiny-models")).model_dump(mode="json")
-
-
-def write_config(tmp_path: Path, sources: list, models: dict, receiver) -> Path:
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "store": {"sqlite_path": str(tmp_path / "data" / "crisiswatch.db")},
-        "models": {**models, "topics": False},
-        "watchlists": [{"name": "acme", "terms": ["Acme", "艾克美"]}],
-        "crisis_lexicon": ["recall", "召回"],
-        "sources": [source.model_dump(mode="json", exclude_defaults=True) for source in sources],
-        "rules": [{"name": "crisis-terms", "detector": "keyword_burst", "bucket": "15m", "window": "1h",
-                   "min_count": 5, "params": {"negative_only": False}}],
-        "channels": [{"name": "pr-team", "url": receiver.url("pr-team"), "format": "text"},
-                     {"name": "ops", "url": receiver.url("ops"), "format": "text"}],
-        "routes": [{"name": "everything", "channels": ["pr-team"]}],
-        "alerting": {"outbox_dir": str(tmp_path / "data" / "outbox")},
-        "airflow": {"retries": 0, "operations_channels": ["ops"]},
-    }
-    path = tmp_path / "crisiswatch.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def asset_events(dag_id: str) -> list[dict]:
