@@ -80,11 +80,14 @@ def follow(config: Config, sources: list[str], crawl_one: Callable[[str], Any], 
            stop: threading.Event | None = None, duration_s: float | None = None,
            on_pass: Callable[[Any], None] | None = None, streams: list[str] | None = None,
            stream_one: Callable[[str, threading.Event, Callable[[int], None]], Any] | None = None,
-           backfill_every_s: float = 300.0) -> FollowStats:
+           backfill_every_s: float = 300.0,
+           next_due: Callable[[datetime], datetime | None] | None = None) -> FollowStats:
     """Run the per-source crawl loops (and streams) and the data-triggered evaluator until
     ``stop`` is set (or ``duration_s`` has passed). The step functions are passed in
     (crisiswatch.app.steps in production, fakes in tests). Sources in ``streams`` are
-    followed by ``stream_one`` and crawled every ``backfill_every_s`` only."""
+    followed by ``stream_one`` and crawled every ``backfill_every_s`` only. ``next_due(now)``
+    is the next instant an evaluation sees more than at ``now`` without new posts (the open
+    bucket becoming nowcastable, a bucket closing): the evaluator wakes then too."""
     stop = stop or threading.Event()
     wake = threading.Event()
     stats = FollowStats()
@@ -101,7 +104,14 @@ def follow(config: Config, sources: list[str], crawl_one: Callable[[str], Any], 
     try:
         while not stop.is_set():
             timeout = idle_every_s if deadline is None else max(0.0, min(idle_every_s, deadline - time.monotonic()))
-            wake.wait(timeout)
+            due = next_due(utc_now()) if next_due is not None else None
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - utc_now()).total_seconds()) + 0.05)
+            until = time.monotonic() + timeout
+            while not wake.is_set() and not stop.is_set() and time.monotonic() < until:
+                wake.wait(min(1.0, max(0.0, until - time.monotonic())))
+            if stop.is_set():
+                break
             wake.clear()
             try:
                 stats.enriched += enrich()
@@ -145,6 +155,20 @@ def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_
         with lock:
             return evaluate_cycle(store, config, now=now, nowcast=True)
 
+    def next_due(now: datetime) -> datetime | None:
+        """When the open bucket of the smallest rule bucket becomes nowcastable, else closes."""
+        from alerts.series import NOWCAST_AFTER, floor_time
+
+        from crisiswatch.core.config import parse_duration
+
+        buckets = [parse_duration(r.bucket) for r in config.rules if r.enabled]
+        if not buckets:
+            return None
+        size = min(buckets)
+        start = floor_time(now, size)
+        ready = start + size * NOWCAST_AFTER
+        return ready if now < ready else start + size
+
     def stream_one(name: str, stopping: threading.Event, stored: Callable[[int], None]) -> Any:
         from crawlers.stream import run_stream
 
@@ -157,4 +181,4 @@ def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_
     streams = [s.name for s in config.sources if s.enabled and s.mode == "stream"]
     return follow(config, sources, lambda name: steps.crawl_source(name, config_path), enrich, evaluate,
                   crawl_every_s, idle_every_s, stop, duration_s, on_pass, streams=streams,
-                  stream_one=stream_one if streams else None, backfill_every_s=backfill_every_s)
+                  stream_one=stream_one if streams else None, backfill_every_s=backfill_every_s, next_due=next_due)

@@ -85,23 +85,28 @@ class FeedStream:
 
     def connect_once(self, backoff: Backoff) -> None:
         timeout = httpx.Timeout(10.0, read=self.read_timeout_s)
+        finished = threading.Event()
         with httpx.Client(timeout=timeout, headers=self.headers) as client:
-            closer = threading.Thread(target=self._close_on_stop, args=(client,), daemon=True)
-            closer.start()
-            with connect_sse(client, "GET", self.stream_url, params=self.params) as events:
-                events.response.raise_for_status()
-                self.ingest.stats.connects += 1
-                self.backfill(client)  # after the stream opened: nothing falls between the two
-                backoff.reset()
-                for event in events.iter_sse():
-                    if self.stop.is_set():
-                        return
-                    self.handle(event.event, event.data)
-                    self.ingest.maybe_record_health()
+            threading.Thread(target=self._close_on_stop, args=(client, finished), daemon=True).start()
+            try:
+                with connect_sse(client, "GET", self.stream_url, params=self.params) as events:
+                    events.response.raise_for_status()
+                    self.ingest.stats.connects += 1
+                    self.backfill(client)  # after the stream opened: nothing falls between the two
+                    backoff.reset()
+                    for event in events.iter_sse():
+                        if self.stop.is_set():
+                            return
+                        self.handle(event.event, event.data)
+                        self.ingest.maybe_record_health()
+            finally:
+                finished.set()
 
-    def _close_on_stop(self, client: httpx.Client) -> None:
-        self.stop.wait()
-        client.close()  # unblocks a read waiting for the next event
+    def _close_on_stop(self, client: httpx.Client, finished: threading.Event) -> None:
+        while not finished.is_set():
+            if self.stop.wait(0.5):
+                client.close()  # unblocks a read waiting for the next event
+                return
 
     def handle(self, kind: str, data: str) -> None:
         if kind not in ("update", "status.update"):
