@@ -4,7 +4,9 @@ large SQLite store, from a loopback HTTP client, against the bare /login page in
 Run from the repository root with the project venv::
 
     .venv/bin/python bench/console.py                 # 200,000 posts
-    .venv/bin/python bench/console.py --posts 1000000 # the issue's size (ingest takes minutes)
+    .venv/bin/python bench/console.py --posts 1000000 --db /tmp/console-1m.db
+                                                      # the issue's size; the store is built once
+                                                      # (many minutes) and reused by later runs
 
 The posts are ``bench/store_ingest.py``'s synthetic posts (seven days, five watchlists, half
 Chinese), written with ``upsert_posts`` and enriched. The console runs under uvicorn on
@@ -45,14 +47,18 @@ PASSWORD = "bench-password-123"
 
 
 def build(path: Path, count: int) -> tuple[SqliteStore, Config, str]:
+    """The store at ``path``; its posts are written only when it has none (``--db`` reuses one)."""
     store = SqliteStore(path)
     store.setup()
     rng = random.Random(1)
     t0 = time.perf_counter()
-    for batch in synthetic_posts(count):
-        store.upsert_posts(batch)
-        store.update_enrichments(enrichments_for(batch, rng))
-    print(f"store: {count:,} posts written and enriched in {time.perf_counter() - t0:.1f} s")
+    if store.count_posts() == 0:
+        for batch in synthetic_posts(count):
+            store.upsert_posts(batch)
+            store.update_enrichments(enrichments_for(batch, rng))
+        print(f"store: {count:,} posts written and enriched in {time.perf_counter() - t0:.1f} s")
+    else:
+        print(f"store: reusing {path} ({store.count_posts():,} posts)")
     config = Config.model_validate({
         "data_dir": str(path.parent),
         "watchlists": [{"name": w, "terms": [w]} for w in WATCHLISTS],
@@ -65,8 +71,10 @@ def build(path: Path, count: int) -> tuple[SqliteStore, Config, str]:
                         title="Volume on acme is 6x normal", level=Level.red, peak_level=Level.red,
                         opened_at=END - timedelta(hours=2), updated_at=END,
                         evidence={"observed": 600, "baseline": 100.0, "unit": "posts"})
-    store.save_incident(incident)
-    Users(store).add("bench", "responder", PASSWORD)
+    if store.get_incident(incident.id) is None:
+        store.save_incident(incident)
+    if Users(store).get("bench") is None:
+        Users(store).add("bench", "responder", PASSWORD)
     return store, config, incident.id
 
 
@@ -99,10 +107,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--db", type=Path, help="Keep the store in this file and reuse it when it exists "
+                        "(building 1M posts takes many minutes); default a temporary file")
     args = parser.parse_args()
     print(cpu_description())
     with tempfile.TemporaryDirectory() as tmp:
-        store, config, incident_id = build(Path(tmp) / "bench.db", args.posts)
+        store, config, incident_id = build(args.db or Path(tmp) / "bench.db", args.posts)
         server = serve(create_app(config, store), args.port)
         base = f"http://127.0.0.1:{args.port}"
         at = END.isoformat()

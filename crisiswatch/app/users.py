@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from crisiswatch.core.model import utc_now
@@ -51,8 +52,14 @@ class Users:
         raw = self.store.get_state(STATE_KEY)
         return {name: User(**data) for name, data in (json.loads(raw) if raw else {}).items()}
 
-    def _save(self, users: dict[str, User]) -> None:
-        self.store.set_state(STATE_KEY, json.dumps({n: asdict(u) for n, u in users.items()}))
+    def _change(self, change: Callable[[dict[str, User]], None]) -> None:
+        """Apply ``change`` to the users as one atomic read-modify-write (``Store.update_state``):
+        two processes adding users at once both keep theirs. ``change`` may run more than once."""
+        def apply(raw: str | None) -> str:
+            users = {name: User(**data) for name, data in (json.loads(raw) if raw else {}).items()}
+            change(users)
+            return json.dumps({n: asdict(u) for n, u in users.items()})
+        self.store.update_state(STATE_KEY, apply)
 
     def list(self) -> list[User]:
         return sorted(self._load().values(), key=lambda u: u.name)
@@ -70,27 +77,32 @@ class Users:
         if role not in ROLES:
             raise UserError(f"unknown role '{role}': {', '.join(ROLES)}")
         self._check_password(password)
-        users = self._load()
-        if name in users:
-            raise UserError(f"user '{name}' exists (use `crisiswatch users passwd`)")
-        users[name] = User(name, role, self._hash.hash(password), utc_now().isoformat(timespec="seconds"))
-        self._save(users)
-        return users[name]
+        user = User(name, role, self._hash.hash(password), utc_now().isoformat(timespec="seconds"))
+
+        def add(users: dict[str, User]) -> None:
+            if name in users:
+                raise UserError(f"user '{name}' exists (use `crisiswatch users passwd`)")
+            users[name] = user
+        self._change(add)
+        return user
 
     def remove(self, name: str) -> bool:
-        users = self._load()
-        if users.pop(name, None) is None:
-            return False
-        self._save(users)
-        return True
+        removed: list[User] = []
+
+        def remove(users: dict[str, User]) -> None:
+            removed[:] = [users.pop(name)] if name in users else []
+        self._change(remove)
+        return bool(removed)
 
     def set_password(self, name: str, password: str) -> None:
         self._check_password(password)
-        users = self._load()
-        if name not in users:
-            raise UserError(f"no user '{name}'")
-        users[name].password_hash = self._hash.hash(password)
-        self._save(users)
+        password_hash = self._hash.hash(password)
+
+        def change(users: dict[str, User]) -> None:
+            if name not in users:
+                raise UserError(f"no user '{name}'")
+            users[name].password_hash = password_hash
+        self._change(change)
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when the password is theirs; as slow for an unknown name as for a wrong password."""

@@ -590,3 +590,17 @@ class StoreContract:
         assert store.get_state("baseline:acme") == '{"median": 4}'
         store.set_state("baseline:acme", None)
         assert store.get_state("baseline:acme") is None
+
+    def test_update_state_reads_changes_and_deletes_in_one_step(self, store: Store) -> None:
+        seen: list[str | None] = []
+
+        def bump(current: str | None) -> str:
+            seen.append(current)
+            return str(int(current or 0) + 1)
+
+        assert store.update_state("counter:x", bump) == "1"
+        assert store.update_state("counter:x", bump) == "2"
+        assert seen == [None, "1"] and store.get_state("counter:x") == "2"
+        assert store.update_state("counter:x", lambda current: None) is None
+        assert store.get_state("counter:x") is None
+        assert store.update_state("counter:never", lambda current: None) is None

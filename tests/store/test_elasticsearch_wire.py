@@ -208,3 +208,20 @@ def test_password_placeholder_in_the_config_is_resolved_from_the_environment(ser
     monkeypatch.delenv("CRISISWATCH_ES_WRITER_PASSWORD")
     with pytest.raises(StoreError, match="CRISISWATCH_ES_WRITER_PASSWORD is not set"):
         _store(server.url, username="crisiswatch_writer", password="${CRISISWATCH_ES_WRITER_PASSWORD}")
+
+
+def test_update_state_is_a_compare_and_set_that_retries_when_another_process_wrote(server):
+    store, other = _store(server.url), _store(server.url)
+    store.setup()
+    assert store.update_state("users", lambda current: "1") == "1"  # created (op_type=create)
+    seen: list[str | None] = []
+
+    def bump(current: str | None) -> str:
+        seen.append(current)
+        if len(seen) == 1:
+            other.set_state("users", "5")  # another process writes between our read and our write
+        return str(int(current or 0) + 1)
+
+    assert store.update_state("users", bump) == "6"  # the first write conflicted and was redone on "5"
+    assert seen == ["1", "5"] and store.get_state("users") == "6"
+    assert store.update_state("users", lambda current: None) is None and store.get_state("users") is None

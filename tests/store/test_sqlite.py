@@ -129,6 +129,24 @@ def test_concurrent_writers_and_readers_from_threads(tmp_path: Path) -> None:
     store.close()
 
 
+_BUMP = """
+import sys
+from crisiswatch.core.store.sqlite import SqliteStore
+store = SqliteStore(sys.argv[1])
+for _ in range(150):
+    store.update_state("hits", lambda current: str(int(current or 0) + 1))
+"""
+
+
+def test_update_state_loses_no_increment_between_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "cw.db"
+    SqliteStore(path).setup()
+    workers = [subprocess.Popen([sys.executable, "-c", _BUMP, str(path)]) for _ in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    with SqliteStore(path) as store:
+        assert store.get_state("hits") == "300"  # get_state + set_state would lose some of them
+
+
 def test_short_terms_fold_case_beyond_ascii(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "cw.db") as store:
         store.upsert_posts([post("1", "ÉCOLE fermée"), post("2", "ecole")])

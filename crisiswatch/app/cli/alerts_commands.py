@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape as esc
 
-from crisiswatch.app.cli.common import (ActorOption, ConfigOption, actor_or_exit, config_or_exit, console, fail,
-                                        store_or_exit)
+from crisiswatch.app.cli.common import (ActorOption, ConfigOption, actor_or_account, actor_or_exit, config_or_exit,
+                                        console, fail, store_or_exit)
 from crisiswatch.core.config import parse_duration
 from crisiswatch.core.schedule import parse_moment
 from crisiswatch.core.model import Level, as_utc, utc_now
@@ -303,11 +303,11 @@ def silence_add(watchlist: Annotated[Optional[str], typer.Option("--watchlist", 
 @silence_app.command("list")
 def silence_list(config: ConfigOption = None) -> None:
     """Silences that are active or planned."""
-    from alerts import muting as silences
+    from crisiswatch.app.incident_service import silences
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
-        items = [s for s in silences.load(store) if s.end > utc_now()]
+        items = silences(store)
     if not items:
         console.print("no silences")
     for s in items:
@@ -316,24 +316,30 @@ def silence_list(config: ConfigOption = None) -> None:
 
 
 @silence_app.command("remove")
-def silence_remove(silence_id: str, config: ConfigOption = None) -> None:
-    """End a silence now."""
-    from alerts import muting as silences
+def silence_remove(silence_id: str, by: ActorOption = None, config: ConfigOption = None) -> None:
+    """End a silence now (recorded in the audit log with --by)."""
+    from crisiswatch.app.incident_service import unsilence
 
+    by = actor_or_account(by)
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
-        if not silences.remove(store, silence_id):
-            raise fail(f"no silence '{silence_id}'")
-    console.print(f"silence {silence_id} removed")
+        try:  # the same service the JSON API's DELETE /silences/ID uses
+            item = unsilence(store, by, "cli", silence_id)
+        except KeyError:
+            raise fail(f"no silence '{silence_id}'") from None
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    console.print(f"silence {item.id} removed", highlight=False, markup=False)
 
 
 @app.command()
 def drill(level: Annotated[str, typer.Option("--level", help="Level of the test incident (decides routes)")] = "red",
           watchlist: Annotated[Optional[str], typer.Option("--watchlist", "-w")] = None,
-          by: Annotated[str, typer.Option("--by")] = "drill", config: ConfigOption = None) -> None:
+          by: ActorOption = None, config: ConfigOption = None) -> None:
     """Send a clearly marked test incident through the routing to every routed channel."""
     from alerts.engine import run_drill
 
+    by = actor_or_account(by)  # who ran the drill, never an anonymous "drill"
     cfg = config_or_exit(config)
     try:
         chosen = Level(level)

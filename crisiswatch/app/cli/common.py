@@ -49,6 +49,16 @@ def actor_or_exit(by: str | None) -> str:
     return actor
 
 
+def actor_or_account(by: str | None) -> str:
+    """Like ``actor_or_exit``, but for work done on the server itself (user management, drills):
+    without --by or $CRISISWATCH_USER the system account running the command is the actor."""
+    if by is None and not os.environ.get(ACTOR_ENV, "").strip():
+        import getpass
+
+        return f"{getpass.getuser()} (system account)"
+    return actor_or_exit(by)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error without a stack trace; ``raise fail(...)``."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)

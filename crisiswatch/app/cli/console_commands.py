@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from crisiswatch.app.cli.common import ConfigOption, config_or_exit, console, err_console, fail, store_or_exit
+from crisiswatch.app.cli.common import (ActorOption, ConfigOption, actor_or_account, config_or_exit, console,
+                                       err_console, fail, store_or_exit)
 
 users_app = typer.Typer(help="Console accounts: viewer, responder (acts on incidents), admin.", no_args_is_help=True)
 PASSWORD_ENV = "CRISISWATCH_PASSWORD"
@@ -29,80 +30,132 @@ def _password(confirm: bool = True) -> str:
     return first
 
 
+def _audit(store, by: str | None, kind: str, message: str) -> None:  # noqa: ANN001
+    from crisiswatch.app.incident_service import record
+
+    record(store, actor_or_account(by), "cli", kind, message)
+
+
 @users_app.command("add")
 def users_add(name: str, role: Annotated[str, typer.Option("--role", help="viewer, responder or admin")] = "responder",
-              config: ConfigOption = None) -> None:
+              by: ActorOption = None, config: ConfigOption = None) -> None:
     """Add a user (password from $CRISISWATCH_PASSWORD or asked)."""
     from crisiswatch.app.users import UserError, Users
 
     cfg = config_or_exit(config)
+    actor_or_account(by)  # refuse a bad --by before asking for a password
     with store_or_exit(cfg) as store:
         try:
             user = Users(store).add(name, role, _password())
         except UserError as exc:
             raise fail(str(exc)) from None
+        _audit(store, by, "user_added", f"added user {user.name} ({user.role})")
     console.print(f"user {user.name} added ({user.role})", highlight=False, markup=False)
 
 
 @users_app.command("list")
 def users_list(config: ConfigOption = None) -> None:
-    """Users and their roles."""
+    """Users, their roles and API tokens."""
+    from crisiswatch.app.api_tokens import Tokens
     from crisiswatch.app.users import Users
 
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         users = Users(store).list()
+        tokens = {t.user: t for t in Tokens(store).list()}
     if not users:
         console.print("no users (add one: crisiswatch users add NAME --role admin)")
     for user in users:
-        console.print(f"{user.name:<24} {user.role:<10} since {user.created_at}", highlight=False, markup=False)
+        token = tokens.get(user.name)
+        console.print(f"{user.name:<24} {user.role:<10} since {user.created_at}"
+                      + (f"  API token: {_describe(token)}" if token else ""), highlight=False, markup=False)
+
+
+def _describe(token) -> str:  # noqa: ANN001 - api_tokens.TokenInfo
+    from crisiswatch.core.model import utc_now
+
+    state = "expired" if token.expired(utc_now()) else "expires"
+    used = f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+    return (f"made {token.created_at:%Y-%m-%d %H:%M}, {state} {token.expires_at:%Y-%m-%d %H:%M} UTC, "
+            f"{token.rate_per_minute}/min, {used}")
 
 
 @users_app.command("remove")
-def users_remove(name: str, config: ConfigOption = None) -> None:
-    """Remove a user (their sessions end at their next request)."""
+def users_remove(name: str, by: ActorOption = None, config: ConfigOption = None) -> None:
+    """Remove a user (their sessions end at their next request, their API token at once)."""
+    from crisiswatch.app.api_tokens import Tokens
     from crisiswatch.app.users import Users
 
     cfg = config_or_exit(config)
+    actor_or_account(by)
     with store_or_exit(cfg) as store:
         if not Users(store).remove(name):
             raise fail(f"no user '{name}'")
+        Tokens(store).revoke(name)
+        _audit(store, by, "user_removed", f"removed user {name}")
     console.print(f"user {name} removed", highlight=False, markup=False)
 
 
 @users_app.command("passwd")
-def users_passwd(name: str, config: ConfigOption = None) -> None:
+def users_passwd(name: str, by: ActorOption = None, config: ConfigOption = None) -> None:
     """Set a user's password (from $CRISISWATCH_PASSWORD or asked)."""
     from crisiswatch.app.users import UserError, Users
 
     cfg = config_or_exit(config)
+    actor_or_account(by)
     with store_or_exit(cfg) as store:
         try:
             Users(store).set_password(name, _password())
         except UserError as exc:
             raise fail(str(exc)) from None
+        _audit(store, by, "password_changed", f"changed the password of {name}")
     console.print(f"password of {name} changed", highlight=False, markup=False)
 
 
 @users_app.command("token")
-def users_token(name: str, revoke: Annotated[bool, typer.Option("--revoke", help="End the user's token")] = False,
-                config: ConfigOption = None) -> None:
-    """Make a JSON API token for a user (replacing their old one), or --revoke it. Shown once."""
+def users_token(name: Annotated[Optional[str], typer.Argument(help="The user (omit with --list)")] = None,
+                expires: Annotated[str, typer.Option("--expires", help="Lifetime: 30d, 12w, 1h ... (at most 730d)")] = "90d",
+                rate: Annotated[int, typer.Option("--rate", help="Requests per minute, across all console processes")] = 120,
+                revoke: Annotated[bool, typer.Option("--revoke", help="End the user's token")] = False,
+                list_: Annotated[bool, typer.Option("--list", help="Every token: user, expiry, rate, last use")] = False,
+                by: ActorOption = None, config: ConfigOption = None) -> None:
+    """Make a JSON API token for a user (replacing their old one; shown once), --revoke it, or --list them."""
     from crisiswatch.app.api_tokens import Tokens
+    from crisiswatch.core.schedule import parse_duration
 
     cfg = config_or_exit(config)
+    if list_:
+        with store_or_exit(cfg) as store:
+            found = Tokens(store).list()
+        if not found:
+            console.print("no API tokens (make one: crisiswatch users token NAME)")
+        for token in found:
+            console.print(f"{token.user:<24} {_describe(token)}", highlight=False, markup=False)
+        return
+    if not name:
+        raise fail("give a user name (or --list)")
+    try:
+        lifetime = parse_duration(expires)
+    except ValueError as exc:
+        raise fail(f"--expires: {exc}") from None
+    actor_or_account(by)
     with store_or_exit(cfg) as store:
         tokens = Tokens(store)
         if revoke:
             if not tokens.revoke(name):
                 raise fail(f"user '{name}' has no API token")
+            _audit(store, by, "token_revoked", f"revoked the API token of {name}")
             console.print(f"API token of {name} revoked", highlight=False, markup=False)
             return
         try:
-            token = tokens.create(name)
+            token = tokens.create(name, lifetime, rate)
         except KeyError:
             raise fail(f"no user '{name}'") from None
-    err_console.print(f"API token of {name} (shown once; store it as a secret; "
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        info = tokens.get(name)
+        _audit(store, by, "token_created", f"made an API token for {name} ({_describe(info)})")
+    err_console.print(f"API token of {name}, {_describe(info)} (shown once; store it as a secret; "
                       "send it as `Authorization: Bearer TOKEN`):", highlight=False, markup=False)
     typer.echo(token)
 

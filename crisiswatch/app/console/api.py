@@ -2,10 +2,11 @@
 
 Callers authenticate with a per-user token (``Authorization: Bearer cw_...``, made by
 ``crisiswatch users token NAME``) and act with that user's role. Actions go through
-``crisiswatch.app.incident_service.act`` with source ``api``, so they land in the same
+``crisiswatch.app.incident_service`` with source ``api``, so they land in the same
 timeline and audit log as the console's and the CLI's. Errors are JSON ``{"detail": ...}``:
-401 (no or bad token), 403 (role), 404 (no such incident), 409 (the incident's state refuses
-the action), 422 (bad input).
+401 (no, bad or expired token), 403 (role), 404 (no such incident or silence), 409 (the
+incident's state refuses the action), 422 (bad input), 429 (the token is over its rate limit;
+``Retry-After`` says when to try again).
 """
 
 
@@ -14,18 +15,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field
 
+from alerts.muting import Silence
 from crisiswatch.app import incident_service as service
-from crisiswatch.app.api_tokens import Tokens
+from crisiswatch.app.api_tokens import TokenRefused, Tokens
 from crisiswatch.app.users import User, Users
-from crisiswatch.core.config import Config
-from crisiswatch.core.model import Incident, as_utc
+from crisiswatch.core.config import Config, parse_duration
+from crisiswatch.core.model import Incident, as_utc, utc_now
 from crisiswatch.core.store.base import Store, StoreError
 
 PREFIX = "/api/v1"
@@ -144,11 +145,54 @@ class Rate(BaseModel):
     note: Text = ""
 
 
+class Escalate(BaseModel):
+    note: Text = ""
+    """Why it cannot wait (goes into the timeline)."""
+
+
+Duration = Annotated[str, Field(pattern=r"^\d{1,4}(\.\d{1,3})?[smhdw]$", examples=["2h", "1d"])]
+
+
+class NewSilence(BaseModel):
+    watchlist: Annotated[str | None, Field(max_length=200)] = None
+    """The watchlist to silence; None = every watchlist (then give a rule)."""
+    rule: Annotated[str | None, Field(max_length=200)] = None
+    """The rule to silence; None = every rule (then give a watchlist)."""
+    duration: Duration
+    """How long, from now (or from ``start``): ``90m``, ``2h``, ``1d``, at most 7 days."""
+    start: datetime | None = None
+    """When the silence begins (ISO time); default now."""
+    reason: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_nonblank)]
+    """Why: the team sees it in the audit log (and the incident's timeline)."""
+    incident_id: Annotated[str | None, Field(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")] = None
+    """Record the silence on this incident's timeline too."""
+
+
+class SilenceOut(BaseModel):
+    id: str
+    watchlist: str | None
+    rule: str | None
+    start: datetime
+    end: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    active: bool
+    """Holding notifications now (False: planned for later)."""
+
+
+class SilenceList(BaseModel):
+    count: int
+    silences: list[SilenceOut]
+
+
+MAX_SILENCE_S = 7 * 24 * 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "No token, or a token that is not (or no longer) valid"},
+    401: {"model": Error, "description": "No token, or a token that is not (or no longer) valid, or expired"},
     403: {"model": Error, "description": "The token's user has a role that cannot do this"},
     404: {"model": Error, "description": "No such incident"},
     409: {"model": Error, "description": "The incident's state refuses the action"},
+    429: {"model": Error, "description": "The token is over its rate limit (requests per minute); see Retry-After"},
 }
 
 
@@ -156,19 +200,19 @@ def install(app: FastAPI, config: Config, store: Store) -> None:
     """Add the API's routes and its OpenAPI document (``/api/openapi.json``) to the console app."""
     users = Users(store)
     tokens = Tokens(store, users)
-    router = APIRouter(prefix=PREFIX, tags=["incidents"], responses={401: ERRORS[401]})
+    router = APIRouter(prefix=PREFIX, tags=["incidents"], responses={k: ERRORS[k] for k in (401, 429)})
 
     def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
-        user = tokens.user(credentials.credentials) if credentials else None
-        if user is None:
-            raise HTTPException(401, "a valid API token is required (Authorization: Bearer TOKEN; "
-                                "make one with `crisiswatch users token NAME`)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return user
+        try:
+            return tokens.authenticate(credentials.credentials if credentials else "")
+        except TokenRefused as exc:
+            headers = ({"Retry-After": str(exc.retry_after)} if exc.status == 429
+                       else {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(exc.status, exc.detail, headers=headers) from None
 
     def responder(user: Annotated[User, Depends(caller)]) -> User:
         if not user.can("responder"):
-            raise HTTPException(403, f"your role ({user.role}) cannot act on incidents; a responder or admin can")
+            raise HTTPException(403, f"your role ({user.role}) cannot change anything; a responder or admin can")
         return user
 
     def find(incident_id: str) -> Incident:
@@ -242,12 +286,63 @@ def install(app: FastAPI, config: Config, store: Store) -> None:
     def resolve(incident_id: IncidentId, body: Resolve, user: Annotated[User, Depends(responder)]) -> ActionResult:
         return act(incident_id, "resolve", user, note=body.note.strip())
 
+    @router.post("/incidents/{incident_id}/escalate", summary="Escalate now: take every route's next "
+                 "escalation step at once (409 when none is left)", **acting)
+    def escalate(incident_id: IncidentId, body: Escalate, user: Annotated[User, Depends(responder)]) -> ActionResult:
+        return act(incident_id, "escalate_now", user, note=body.note.strip())
+
+    def silence_out(item: Silence, now: datetime) -> SilenceOut:
+        return SilenceOut(**item.model_dump(), active=item.active(now))
+
+    @router.get("/silences", response_model=SilenceList, tags=["silences"],
+                summary="Silences not ended yet (current and planned), soonest ending first")
+    def list_silences(user: Annotated[User, Depends(caller)]) -> SilenceList:  # noqa: ARG001
+        now = utc_now()
+        found = service.silences(store, now)
+        return SilenceList(count=len(found), silences=[silence_out(s, now) for s in found])
+
+    @router.post("/silences", response_model=SilenceOut, status_code=201, tags=["silences"],
+                 responses={k: ERRORS[k] for k in (403, 404)},
+                 summary="Hold notifications for a watchlist and/or rule for a while")
+    def create_silence(body: NewSilence, user: Annotated[User, Depends(responder)]) -> SilenceOut:
+        if not (body.watchlist or body.rule):
+            raise HTTPException(422, "give a watchlist, a rule or both: a silence of everything is not "
+                                "made through the API")
+        if parse_duration(body.duration).total_seconds() > MAX_SILENCE_S:
+            raise HTTPException(422, "a silence lasts at most 7 days (make a new one when it ends)")
+        incident = find(body.incident_id) if body.incident_id else None
+        try:
+            start = as_utc(body.start) if body.start else None
+            item = service.silence(store, config, user.name, "api", watchlist=body.watchlist, rule=body.rule,
+                                   start=start, duration=body.duration, reason=body.reason,
+                                   incident_id=incident.id if incident else None)
+        except (ValueError, OverflowError) as exc:
+            raise HTTPException(422, str(exc).splitlines()[-1]) from None
+        except service.IncidentError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return silence_out(item, utc_now())
+
+    SilenceId = Annotated[str, Path(min_length=4, max_length=40, pattern=r"^[0-9a-f]+$",
+                                    description="Silence id (or a unique prefix of at least 4 characters)")]
+
+    @router.delete("/silences/{silence_id}", response_model=SilenceOut, tags=["silences"],
+                   responses={403: ERRORS[403], 404: {"model": Error, "description": "No such silence"}},
+                   summary="End a silence now")
+    def remove_silence(silence_id: SilenceId, user: Annotated[User, Depends(responder)]) -> SilenceOut:
+        try:
+            item = service.unsilence(store, user.name, "api", silence_id)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from None
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return silence_out(item, utc_now())
+
     app.include_router(router)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if not request.url.path.startswith("/api/"):
-            return await request_validation_exception_handler(request, exc)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:  # noqa: ARG001
+        """422 for the API and the console's forms alike, in ASCII JSON: FastAPI's own handler
+        echoes the input and answers 500 when it holds a lone surrogate."""
         errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
         return AsciiJSON({"detail": errors}, status_code=422)
     schema: dict[str, Any] = {}

@@ -58,7 +58,7 @@ def numbers(incident: Incident) -> list[str]:
 def create_app(config: Config, store: Store) -> FastAPI:
     session_key, link_key = security.keys()
     users = Users(store)
-    limiter = security.LoginLimiter()
+    limiter = security.LoginLimiter(store)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["safe_url"] = safe_url
     https = (config.alerting.console_url or "").startswith("https://")

@@ -35,6 +35,39 @@ class WatchlistRow:
     learning_text: str
 
 
+@dataclass
+class FailingChannel:
+    """A channel whose latest deliveries fail: since when, how many wait, the last error, and
+    the routes that send through it."""
+    channel: str
+    routes: list[str]
+    since: datetime
+    undelivered: int
+    last_error: str
+    last_sent: datetime | None
+
+
+def failing_channels(incidents: list[Incident], config: Config) -> list[FailingChannel]:
+    """Channels with failed (or given-up) deliveries and no successful one since the newest of
+    them, longest failing first, from the incidents' notification records."""
+    records: dict[str, list] = {}
+    for incident in incidents:
+        for record in incident.notifications:
+            records.setdefault(record.channel, []).append(record)
+    failing = []
+    for channel, mine in records.items():
+        failed = sorted((r for r in mine if r.status in ("failed", "expired") and r.attempts), key=lambda r: r.created_at)
+        last_sent = max((r.sent_at for r in mine if r.sent_at), default=None)
+        if not failed or (last_sent and last_sent >= failed[-1].created_at):
+            continue
+        current = [r for r in failed if last_sent is None or r.created_at > last_sent]
+        routes = [route.name for route in config.routes
+                  if channel in {*route.channels, *route.fallback, *(c for step in route.escalation for c in step.channels)}]
+        failing.append(FailingChannel(channel, routes, current[0].created_at, len(current),
+                                      failed[-1].last_error or "no error recorded", last_sent))
+    return sorted(failing, key=lambda f: f.since)
+
+
 def parse_at(value: str) -> datetime | None:
     """``at`` (ISO time, naive = UTC) shows the console as of that moment (replays, demos)."""
     try:
@@ -61,11 +94,12 @@ def overview_data(store: Store, config: Config, now: datetime) -> dict[str, Any]
     rows.sort(key=lambda r: (-(_rank(r.level)), r.name))
     health = source_health(store, config, now)
     undelivered: dict[str, int] = {}
-    for incident in store.list_incidents(since=now - UNDELIVERED_LOOKBACK, limit=100_000):
+    recent = store.list_incidents(since=now - UNDELIVERED_LOOKBACK, limit=100_000)
+    for incident in recent:
         for record in incident.notifications:
             if record.status not in ("sent", "cancelled"):
                 undelivered[record.status] = undelivered.get(record.status, 0) + 1
-    return {"watchlists": rows, "active": active, "health": health,
+    return {"watchlists": rows, "active": active, "health": health, "failing": failing_channels(recent, config),
             "unhealthy": [h for h in health if h.status != "ok"],
             "undelivered": undelivered, "undelivered_total": sum(undelivered.values()), "now": now}
 

@@ -6,12 +6,13 @@ import hashlib
 import ipaddress
 import hmac
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from collections.abc import Mapping
+from datetime import timedelta
 
+from crisiswatch.app.console import ratelimit
 from crisiswatch.core import signing
+from crisiswatch.core.model import utc_now
+from crisiswatch.core.store.base import Store
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -70,31 +71,29 @@ class TrustedHeader:
 
 class LoginLimiter:
     """At most ``per_name`` failed logins per user name and ``per_client`` per client address in
-    ``window_s``; while over, logins are refused without checking the password."""
+    a ``window`` (counted in the store, so every console process sees the same failures); while
+    over, logins are refused without checking the password."""
 
-    def __init__(self, per_name: int = 5, per_client: int = 20, window_s: float = 900):
-        self.per_name, self.per_client, self.window_s = per_name, per_client, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def __init__(self, store: Store, per_name: int = 5, per_client: int = 20,
+                 window: timedelta = timedelta(minutes=15)):
+        self.store, self.per_name, self.per_client, self.window = store, per_name, per_client, window
 
-    def _recent(self, key: str, now: float) -> int:
-        times = self._failures[key]
-        while times and times[0] < now - self.window_s:
-            times.popleft()
-        return len(times)
+    @staticmethod
+    def _keys(name: str, client: str) -> tuple[str, str]:
+        # hashed: a login form's user name is anybody's input, of any length
+        return (f"login:name:{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}",
+                f"login:client:{client[:64]}")
 
     def blocked(self, name: str, client: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return (self._recent(f"n:{name}", now) >= self.per_name
-                    or self._recent(f"c:{client}", now) >= self.per_client)
+        now = utc_now()
+        by_name, by_client = self._keys(name, client)
+        return (ratelimit.count(self.store, by_name, self.window, now) >= self.per_name
+                or ratelimit.count(self.store, by_client, self.window, now) >= self.per_client)
 
     def failed(self, name: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._failures[f"n:{name}"].append(now)
-            self._failures[f"c:{client}"].append(now)
+        now = utc_now()
+        for key in self._keys(name, client):
+            ratelimit.hit(self.store, key, self.window, now)
 
     def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(f"n:{name}", None)
+        ratelimit.clear(self.store, self._keys(name, "")[0])

@@ -8,7 +8,7 @@ Elasticsearch. The shared contract tests in ``tests/store/contract.py`` pin that
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -289,6 +289,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_state(self, key: str, value: str | None) -> None:
         """Save (or with None, delete) a small piece of component state."""
+
+    @abc.abstractmethod
+    def update_state(self, key: str, change: Callable[[str | None], str | None]) -> str | None:
+        """Replace the state under ``key`` by ``change(current)`` (None deletes) as one atomic
+        read-modify-write across processes (a transaction, or a compare-and-set retried on
+        conflict, so ``change`` may run more than once and must have no side effects); returns
+        what was written. Two processes adding a user or counting a rate limit never lose
+        each other's update, where ``get_state`` then ``set_state`` would."""
 
     # ---- the team's labels (nlp learns from them) -----------------------------------
     def save_labels(self, labels: Iterable[TeamLabel]) -> int:

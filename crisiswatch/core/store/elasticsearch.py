@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any
@@ -413,6 +413,33 @@ class ElasticsearchStore(Store):
 
     def set_state(self, key: str, value: str | None) -> None:
         self._put_state_doc(f"state|{key}", "state", key, value)
+
+    def update_state(self, key: str, change: Callable[[str | None], str | None], attempts: int = 50) -> str | None:
+        """Compare-and-set on the state document's ``if_seq_no``/``if_primary_term``
+        (``op_type=create`` when there is none yet), retried while another process wins."""
+        doc_id = f"state|{key}"
+        with self._errors("updating state"):
+            for _ in range(attempts):
+                try:
+                    found = self.client.get(index=self.names.state, id=doc_id)
+                    current, cas = found["_source"].get("value"), {"if_seq_no": found["_seq_no"],
+                                                                   "if_primary_term": found["_primary_term"]}
+                except NotFoundError:
+                    current, cas = None, None
+                value = change(current)
+                try:
+                    if value is None:
+                        if cas is not None:
+                            self.client.delete(index=self.names.state, id=doc_id, refresh=self.refresh or None, **cas)
+                        return None
+                    self.client.index(index=self.names.state, id=doc_id, refresh=self.refresh or None,
+                                      document={"kind": "state", "key": key, "value": value,
+                                                "updated_at": q.es_time(datetime.now(timezone.utc))},
+                                      **(cas or {"op_type": "create"}))
+                    return value
+                except (ConflictError, NotFoundError):
+                    continue  # written or deleted meanwhile: read again
+        raise StoreError(f"state {key!r}: changed by other processes {attempts} times in a row; try again")
 
     # the team's labels: state documents of kind "team_label", one per post and task
     def save_labels(self, labels: Iterable[TeamLabel]) -> int:

@@ -34,7 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -999,11 +999,23 @@ class SqliteStore(Store):
         row = self._read().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @staticmethod
+    def _put_state(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+        if value is None:
+            conn.execute("DELETE FROM state WHERE key = ?", (key,))
+        else:
+            conn.execute("INSERT INTO state (key, value) VALUES (?, ?)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
     @_guarded
     def set_state(self, key: str, value: str | None) -> None:
         with self._write() as conn:
-            if value is None:
-                conn.execute("DELETE FROM state WHERE key = ?", (key,))
-            else:
-                conn.execute("INSERT INTO state (key, value) VALUES (?, ?)"
-                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+            self._put_state(conn, key, value)
+
+    @_guarded
+    def update_state(self, key: str, change: Callable[[str | None], str | None]) -> str | None:
+        with self._write() as conn:  # BEGIN IMMEDIATE: no other writer between the read and the write
+            row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            value = change(row[0] if row else None)
+            self._put_state(conn, key, value)
+        return value
