@@ -23,8 +23,11 @@ spread is wide; as days accrue both converge to the seasonal, robust baseline.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from crisiswatch.core.config import Config
 from crisiswatch.core.store.base import Store
@@ -37,6 +40,11 @@ PRIOR_BUCKETS = 1.0
 DAY = timedelta(days=1)
 DEFAULT_LEARNING = timedelta(days=3)
 """Until a watchlist has this much history its baseline is still being learned."""
+SLOT_EFFICIENCY = math.pi / 2
+"""Variance of a median (trimmed mean of few days) relative to a mean: how noisy a slot's
+expectation is when it is learned from few days."""
+SMOOTHED_SLOTS = 3
+"""A slot's profile value averages three neighbouring slots (``alerts.baseline``)."""
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,24 @@ def shape_weight(history: timedelta, learning_for: timedelta) -> float:
     if learning_for <= DAY:
         return 1.0 if history >= learning_for else 0.0
     return max(0.0, min(1.0, (history - DAY) / (learning_for - DAY)))
+
+
+def diurnal_log_variance(weight: float, span: timedelta) -> float:
+    """Log-variance of the rate of a ``span`` at an unknown time of day, while the daily cycle has
+    the weight ``weight`` (``shape_weight``): log-sd ``DIURNAL_SD·(1 − weight)``, averaged over the
+    span (``sinc``: a sinusoidal cycle; nothing is left for a whole day)."""
+    sd = DIURNAL_SD * (1.0 - weight) * abs(float(np.sinc(span / DAY)))
+    return sd * sd
+
+
+def estimation_variance(days: float) -> float:
+    """Variance of a seasonal expectation learned from ``days`` days, relative to Poisson noise
+    of the same mean (``SLOT_EFFICIENCY / days``): add it to the dispersion."""
+    return SLOT_EFFICIENCY / max(days, 1.0)
+
+
+def shrink_slots(expected: np.ndarray, level: float, days: float) -> np.ndarray:
+    """Seasonal expectations per bucket shrunk toward the flat ``level`` (a Gamma prior worth one
+    bucket against ``SMOOTHED_SLOTS·days`` observed ones): a slot never seen busy is not zero."""
+    seen = SMOOTHED_SLOTS * max(days, 1.0)
+    return (seen * np.asarray(expected, dtype=float) + level) / (seen + 1.0)

