@@ -27,6 +27,7 @@ watchlists: [{{name: acme, terms: [acme]}}]
 rules:
   - {{name: acme-volume, detector: volume_spike}}
   - {{name: acme-crisis-terms, detector: keyword_burst, window: 1h}}
+  - {{name: acme-sustained, detector: sustained_shift}}
 alerting: {{outbox_dir: {tmp_path}/outbox}}
 """, "t.yaml")
 
@@ -83,3 +84,42 @@ alerting: {{outbox_dir: {tmp_path}/outbox}}
     store.close()
     [row] = context["watchlists"]
     assert row["learning"] and 0 < row["history_hours"] < 4
+
+
+def test_a_reopened_incident_keeps_every_signal_and_names_the_one_that_joined_later(tmp_path):
+    """Volume opens it, crisis terms join, calm resolves it, volume reopens it within the renotify
+    window and a sustained rise joins: one story, every rule listed in the order it came."""
+    cfg = config(tmp_path)
+    book = IncidentBook(None)
+    life = Lifecycle(book, cfg, [], notify=False)
+
+    def cycle(at: datetime, *evs: Evaluation) -> None:
+        for change in life.apply(list(evs), at):
+            book.save(change.incident)
+
+    def calm(rule: str, detector: str, at: datetime) -> Evaluation:
+        quiet = ev(rule, detector, 1.0, "calm", at)
+        quiet.level = None
+        return quiet
+
+    step = timedelta(minutes=15)
+    cycle(NOW, ev("acme-volume", "volume_spike", 4.5, "40 posts on 'acme' in the last 15 min", NOW))
+    cycle(NOW + step, ev("acme-volume", "volume_spike", 4.3, "39 posts on 'acme'", NOW + step),
+          ev("acme-crisis-terms", "keyword_burst", 4.4, "6 posts on 'acme' use crisis terms", NOW + step))
+    at = NOW + step
+    for _ in range(cfg.alerting.auto_resolve_after_calm):
+        at += step
+        cycle(at, calm("acme-volume", "volume_spike", at), calm("acme-crisis-terms", "keyword_burst", at))
+    [incident] = book.all()
+    assert incident.state.value == "resolved"
+    at += step
+    cycle(at, ev("acme-volume", "volume_spike", 4.6, "41 posts on 'acme' in the last 15 min", at))
+    at += step
+    cycle(at, ev("acme-volume", "volume_spike", 4.2, "38 posts on 'acme'", at),
+          ev("acme-sustained", "sustained_shift", 7.5, "sustained rise: 60 negative posts on 'acme'", at))
+    [incident] = book.all()
+    assert incident.state.value == "open"
+    assert any(e.kind == "reopened" for e in incident.events)
+    assert incident.evidence["rule_names"] == ["acme-volume", "acme-crisis-terms", "acme-sustained"]
+    assert incident.title.startswith("sustained rise: 60 negative posts on 'acme'")
+    assert incident.title.endswith("[signals: acme-volume, acme-crisis-terms, acme-sustained]")
