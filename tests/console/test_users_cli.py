@@ -52,3 +52,25 @@ def test_the_cli_rates_an_alert_and_refuses_an_unknown_rating(world, tmp_path):
     shown = json.loads(cli("alerts", "show", incident_id, "--json", "-c", config).output)
     rated = [e for e in shown["events"] if e["kind"] == "rated"]
     assert [(e["actor"], e["data"]["rating"], e["data"]["source"]) for e in rated] == [("mei", "too_late", "cli")]
+
+
+_ADD_USERS = """
+import sys
+from crisiswatch.app.users import Users
+from crisiswatch.core.store.sqlite import SqliteStore
+users = Users(SqliteStore(sys.argv[1]))
+for i in range(4):
+    users.add(f"{sys.argv[2]}{i}", "viewer", "a long password 1")
+"""
+
+
+def test_two_processes_adding_users_at_once_both_keep_theirs(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "store.db"
+    SqliteStore(path).setup()
+    workers = [subprocess.Popen([sys.executable, "-c", _ADD_USERS, str(path), prefix]) for prefix in ("a", "b")]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0]
+    with SqliteStore(path) as store:  # a read-then-write of the user list would have lost some
+        assert [u.name for u in Users(store).list()] == ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
