@@ -12,6 +12,7 @@ group when it arrived; ``apply_groups`` is the one step that gives it the group 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 import re
@@ -42,6 +43,15 @@ def shingles(text: str) -> set[str]:
     return {core[i:i + SHINGLE] for i in range(max(0, len(core) - SHINGLE + 1))}
 
 
+@functools.cache
+def _template():
+    """One MinHash whose permutations every signature shares (drawing them per post took
+    more time than hashing the post; same seed, so the same signatures as before)."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1)
+
+
 def group_id_for(post_id: str) -> str:
     return "dup-" + hashlib.sha1(post_id.encode()).hexdigest()[:12]
 
@@ -63,7 +73,8 @@ class DuplicateIndex:
     def _minhash(grams: set[str]):
         from datasketch import MinHash
 
-        signature = MinHash(num_perm=NUM_PERM, seed=1)
+        template = _template()
+        signature = MinHash(num_perm=NUM_PERM, seed=1, permutations=template.permutations, scheme=template.scheme)
         signature.update_batch([gram.encode("utf-8") for gram in grams])
         return signature
 
@@ -108,15 +119,27 @@ class DuplicateIndex:
         with open(tmp, "wb") as handle:
             pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
+        _LOADED[str(path)] = (path.stat().st_mtime_ns, self)
 
     @classmethod
     def load_or_new(cls, path: Path | None, threshold: float) -> "DuplicateIndex":
+        """The index saved at ``path``; the copy this process last saved or read is reused
+        while the file is unchanged (another worker's save is read again)."""
         if path is not None and path.is_file():
-            with open(path, "rb") as handle:
-                index = pickle.load(handle)
+            stamp = path.stat().st_mtime_ns
+            cached = _LOADED.get(str(path))
+            if cached is not None and cached[0] == stamp:
+                index = cached[1]
+            else:
+                with open(path, "rb") as handle:
+                    index = pickle.load(handle)
+                _LOADED[str(path)] = (stamp, index)
             if isinstance(index, cls) and abs(index.threshold - threshold) < 1e-9:
                 return index
         return cls(threshold=threshold)
+
+
+_LOADED: dict[str, tuple[int, DuplicateIndex]] = {}
 
 
 def apply_groups(store: "Store", groups: Mapping[str, str]) -> int:

@@ -22,6 +22,8 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LATIN_WORD = re.compile(r"[A-Za-zÀ-ɏ]{2,}")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _HASHTAG = re.compile(r"#\w+")
+_LINK_PLACEHOLDER = re.compile(r"\bhttp\b")
+"""What ``nlp.textprep.model_text`` leaves of a link: not a word of any language."""
 
 # Languages lingua chooses among (more candidates = slower and more confusable on short text).
 _LINGUA_LANGUAGES = ("ENGLISH", "FRENCH", "GERMAN", "SPANISH", "PORTUGUESE", "ITALIAN", "DUTCH",
@@ -40,7 +42,7 @@ def _detector():
 
 def _by_script(text: str) -> tuple[str | None, str]:
     """(language decided by script, or None; the text lingua should judge otherwise)."""
-    body = _HASHTAG.sub(" ", strip_links_and_mentions(text or ""))
+    body = " ".join(_LINK_PLACEHOLDER.sub(" ", _HASHTAG.sub(" ", strip_links_and_mentions(text or ""))).split())
     if len(_LETTER.findall(body)) < 2:
         return UNDETERMINED, body
     han = len(_HAN.findall(body))
@@ -67,16 +69,30 @@ def detect(text: str) -> str:
 
 
 def detect_many(texts: list[str]) -> list[str]:
-    """``detect`` for a batch; lingua judges the undecided ones in parallel (its Rust threads)."""
+    """``detect`` for a batch; lingua judges the undecided ones in parallel (its Rust threads).
+
+    lingua's answers are remembered for the last ``_REMEMBERED`` texts it judged: enrichment
+    asks for a post's language, and the sentiment head's VADER gate asks again for the same
+    words (``nlp.lexicon``), so the second question costs nothing."""
     results: list[str | None] = []
-    pending: list[tuple[int, str]] = []
+    pending: dict[str, list[int]] = {}
     for index, text in enumerate(texts):
         decided, body = _by_script(text)
-        results.append(decided)
         if decided is None:
-            pending.append((index, body))
+            decided = _JUDGED.get(body)
+            if decided is None:
+                pending.setdefault(body, []).append(index)
+        results.append(decided)
     if pending:
-        found = _detector().detect_languages_in_parallel_of([body for _, body in pending])
-        for (index, _), language in zip(pending, found):
-            results[index] = _code(language)
+        found = _detector().detect_languages_in_parallel_of(list(pending))
+        if len(_JUDGED) + len(pending) > _REMEMBERED:
+            _JUDGED.clear()
+        for (body, indexes), language in zip(pending.items(), found):
+            _JUDGED[body] = _code(language)
+            for index in indexes:
+                results[index] = _JUDGED[body]
     return [result or UNDETERMINED for result in results]
+
+
+_REMEMBERED = 20_000
+_JUDGED: dict[str, str] = {}

@@ -71,3 +71,16 @@ def test_enrich_batch_applies_the_group_and_a_retried_batch_changes_nothing(tiny
 def test_groups_for_posts_without_a_stored_enrichment_are_left_for_later(store):
     assert apply_groups(store, {"nowhere:1": "dup-abc"}) == 0
     assert apply_groups(store, {}) == 0
+
+
+def test_signatures_match_those_of_indexes_saved_by_earlier_versions():
+    """The permutations are drawn once per process now; a post must still get the signature an
+    index saved before that change holds, or a repost after an upgrade would not find its original."""
+    from datasketch import MinHash
+
+    from nlp.duplicates import NUM_PERM, DuplicateIndex, shingles
+
+    grams = shingles("Boycott SkyJet now, they cancelled 300 flights and refuse refunds")
+    earlier = MinHash(num_perm=NUM_PERM, seed=1)
+    earlier.update_batch([gram.encode("utf-8") for gram in grams])
+    assert (DuplicateIndex._minhash(grams).hashvalues == earlier.hashvalues).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from crisiswatch.core.store.sqlite import SqliteStore
@@ -122,3 +123,17 @@ def _jsonl(tmp_path):
                                                       {"content": "lovely", "emotion": "happiness"},
                                                       {"text": "", "label": "joy"}]), encoding="utf-8")
     return path
+
+
+def test_a_repeat_of_a_fitted_post_lands_in_that_posts_topic(tiny_config):
+    from nlp import registry
+
+    posts = _story_posts()
+    texts = [p.text for p in posts]
+    embeddings = registry.encoder_for(tiny_config.models.embeddings).encode(texts)
+    model, assigned = TopicModel.fit(texts, embeddings)
+    again = model.assign(texts, embeddings)
+    clustered = [i for i, (topic, _) in enumerate(assigned) if topic >= 0]
+    assert clustered, "the stories should form at least one topic"
+    agree = np.mean([again[i][0] == assigned[i][0] for i in clustered])
+    assert agree >= 0.9, agree
