@@ -22,6 +22,7 @@ that the set can contain (a 2-class set never gets "neutral"). Category predicti
 over the whole taxonomy.
 
 Each set is scored with the heads as trained (balanced classes) and after EM re-estimation
+(posteriors first calibrated with the head's cross-validated temperature, ``info.temperature``)
 of the class priors on the set's own unlabelled texts (``nlp.priors``, what enrichment does
 on a stream); ``--compare-float32`` adds the float32 encoder and the share of identical labels.
 Last two lines: ``sentiment_zh_acc=… sentiment_en_f1=… emotion_zh_f1=… emotion_en_f1=… category_f1=…``
@@ -158,7 +159,7 @@ def osm(root: Path, n: int):
 def predict(encoder, classifier, rows, allowed: list[str] | None, tag: str, priors: bool):
     """Predicted labels (restricted to ``allowed``), optionally after EM prior correction on the set's texts."""
     from nlp.embcache import cached_embeddings
-    from nlp.priors import adjust, em_priors
+    from nlp.priors import adjust, em_priors, with_temperature
     from nlp.textprep import clean, model_text
 
     texts = [model_text(clean(text)) for text, _ in rows]
@@ -174,6 +175,7 @@ def predict(encoder, classifier, rows, allowed: list[str] | None, tag: str, prio
         train = np.asarray((head.info.get("train_priors") if head is not None else None) or
                            [1.0 / len(prediction.labels)] * len(prediction.labels))[keep]
         train = train / train.sum()
+        probs = with_temperature(probs, float(head.info.get("temperature", 1.0)) if head is not None else 1.0)
         probs = adjust(probs, train, em_priors(probs, train))
     return [labels[i] for i in probs.argmax(axis=1)]
 

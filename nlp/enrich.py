@@ -88,7 +88,7 @@ def _stream_priors(config: Config, task: str, classifier, prediction):
     labels = prediction.labels
     train = np.asarray(classifier.head.info.get("train_priors") or [1.0 / len(labels)] * len(labels), dtype=float)
     probs, tag = correct_stream(state_dir(config) / "priors.json", task, classifier.model_id, labels,
-                                prediction.probs, train)
+                                prediction.probs, train, float(classifier.head.info.get("temperature", 1.0)))
     if tag is None:
         return prediction, classifier.model_id
     return registry.Prediction(labels, probs.astype(np.float32)), f"{classifier.model_id}+{tag}"

@@ -37,6 +37,16 @@ def adjust(probs: np.ndarray, train_priors: np.ndarray, new_priors: np.ndarray) 
     return scaled / np.clip(scaled.sum(axis=1, keepdims=True), 1e-12, None)
 
 
+def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Posteriors at another softmax temperature (p ** (1/T), renormalised): the head's
+    cross-validated calibration (``nlp.heads.cross_validated_temperature``), applied before EM."""
+    if abs(temperature - 1.0) < 1e-9:
+        return probs
+    logs = np.log(np.clip(probs, 1e-12, None)) / temperature
+    scaled = np.exp(logs - logs.max(axis=1, keepdims=True))
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
 def em_priors(probs: np.ndarray, train_priors: np.ndarray | None = None, *, start: np.ndarray | None = None,
               max_iter: int = 200, tol: float = 1e-6, floor: float = FLOOR) -> np.ndarray:
     """The class priors that make the adjusted posteriors' mean equal the priors themselves."""
@@ -93,13 +103,16 @@ class PriorState:
 
 
 def correct_stream(state_path: Path, task: str, head_id: str, labels: list[str], probs: np.ndarray,
-                   train_priors: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Posteriors corrected to the stream's priors, and a short version tag (None: not applied yet)."""
+                   train_priors: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, str | None]:
+    """Posteriors (calibrated with the head's ``temperature``) corrected to the stream's priors,
+    and a short version tag (None: not applied yet, the posteriors are returned as they came)."""
+    raw = probs
+    probs = with_temperature(probs, temperature)
     with _LOCK:
         state = PriorState.load(state_path)
         priors, n = state.update(task, head_id, labels, probs, train_priors)
         state.save()
     if n < MIN_POSTS:
-        return probs, None
+        return raw, None
     tag = "priors-" + "-".join(f"{p:.2f}" for p in priors)
     return adjust(probs, train_priors, priors), tag

@@ -94,6 +94,36 @@ def test_stream_correction_waits_for_enough_posts(tmp_path):
     assert tag is None
 
 
+def test_a_strongly_regularised_head_is_calibrated_so_that_em_finds_the_stream_priors():
+    """The shipped heads are regularised logistic regressions on a few hundred posts: their
+    posteriors are too flat, and EM on flat posteriors drifts to one class. The head's
+    cross-validated temperature (fitted on its own training rows) sharpens them first."""
+    from nlp.heads import cross_validated_temperature, fit_linear_head
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 1, (3, 16)) * 0.6
+
+    def draw(p, n):
+        y = rng.choice(3, size=n, p=p)
+        x = means[y] + rng.normal(0, 1, (n, 16))
+        return x / np.linalg.norm(x, axis=1, keepdims=True), y
+
+    order = ["a", "b", "c"]
+    x_train, y_train = draw([1 / 3] * 3, 600)
+    labels = [order[i] for i in y_train]
+    head = fit_linear_head("t", x_train, labels, encoder="e", label_order=order, c=0.05)
+    temperature = cross_validated_temperature(x_train, labels, label_order=order, c=0.05)
+    assert temperature < 1.0  # too flat: sharpen
+    true = np.array([0.75, 0.2, 0.05])
+    x_stream, _ = draw(true, 3000)
+    probs = head.predict_proba(x_stream)
+    flat = priors.em_priors(probs, np.full(3, 1 / 3))
+    calibrated = priors.em_priors(priors.with_temperature(probs, temperature), np.full(3, 1 / 3))
+    assert np.abs(flat - true).sum() > 0.2  # drifted towards one class
+    assert np.allclose(calibrated, true, atol=0.05)
+    assert (priors.with_temperature(probs, temperature).argmax(1) == probs.argmax(1)).all()  # no label changes
+
+
 # ---- int8 ONNX encoder --------------------------------------------------------------------
 def test_int8_onnx_encoder_matches_the_float_encoder_and_is_built_once(tiny_models, tmp_path):
     pytest.importorskip("onnxruntime")
