@@ -199,7 +199,7 @@ class Cluster:
         self.login = self._run([sys.executable, "-m", "crisiswatch.app.airflow_glue", "login",
                                 str(self.settings.home)]).strip()
 
-    def start(self, wait_s: float = 240) -> "Cluster":
+    def start(self, wait_s: float = 420) -> "Cluster":
         self.prepare()
         for name in (*_SERVICE_ARGUMENTS, *(w.name for w in self.settings.workers)):
             self.start_service(name)
@@ -285,6 +285,19 @@ class Cluster:
             raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
         return answer.json() if answer.content else None
 
+    def wait_for_dags(self, *dag_ids: str, timeout_s: float = 300) -> None:
+        """Until the DAG processor has parsed these DAGs (they exist in the metadata database)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive()
+            known = {dag["dag_id"] for dag in self.api("GET", "dags?limit=1000")["dags"]}
+            if known >= set(dag_ids):
+                return
+            time.sleep(2)
+        errors = self.api("GET", "importErrors")
+        raise TimeoutError(f"DAGs {sorted(set(dag_ids) - known)} not parsed within {timeout_s:.0f} s; "
+                           f"import errors: {errors}")
+
     def unpause(self, *dag_ids: str) -> None:
         for dag_id in dag_ids:
             self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
@@ -302,13 +315,6 @@ class Cluster:
     def kill(self, name: str) -> None:
         """SIGKILL a service and everything it started (task processes, crawls): a lost machine."""
         _signal_tree(self.processes.pop(name), signal.SIGKILL)
-
-    def restart(self, name: str) -> None:
-        """Stop a service (SIGTERM, as a deployment does) and start it again."""
-        process = self.processes.pop(name)
-        _signal_tree(process, signal.SIGTERM)
-        _wait_tree(process, 60)
-        self.start_service(name)
 
     def stop(self, grace_s: float = 30) -> None:
         processes, self.processes = list(self.processes.values()), {}
@@ -358,14 +364,6 @@ def _tree(process: subprocess.Popen) -> list[psutil.Process]:
 def _signal_tree(process: subprocess.Popen, sig: int) -> None:
     for member in _tree(process):
         _kill_quietly(member, sig)
-
-
-def _wait_tree(process: subprocess.Popen, timeout_s: float) -> None:
-    members = _tree(process)
-    _, alive = psutil.wait_procs(members, timeout=timeout_s)
-    for member in alive:
-        _kill_quietly(member, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def _kill_quietly(member: psutil.Process, sig: int) -> None:
