@@ -125,6 +125,8 @@ def follow(config: Config, sources: list[str], crawl_one: Callable[[str], Any], 
                 log.exception("follow pass failed")
             if deadline is not None and time.monotonic() >= deadline:
                 break
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT): stop the loops and report what was done
+        log.info("interrupted")
     finally:
         stop.set()
         for thread in threads:

@@ -5,6 +5,7 @@ happens in the test's time), and the evaluator runs on them."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,23 +41,31 @@ def test_follow_streams_the_sources_that_ask_for_it(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISWATCH_")}
         process = subprocess.Popen(
             [sys.executable, "-c", "from crisiswatch.app.cli import main; main()", "run", "--follow",
-             "--config", str(config), "--crawl-every", "600", "--backfill-every", "600", "--stop-after", "40"],
+             "--config", str(config), "--crawl-every", "600", "--backfill-every", "600", "--stop-after", "300"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 200
             faults = server.streams.faults
             while time.monotonic() < deadline and not (faults.connections.get("mastodon") and
                                                        faults.connections.get("bluesky")):
                 time.sleep(0.2)
             assert faults.connections.get("mastodon") and faults.connections.get("bluesky"), "no stream was opened"
-            while time.monotonic() < deadline and len(server.requests_to(r"/mastodon/api/v1/timelines/public")) < 2:
-                time.sleep(0.2)  # both first crawls (the streamed source's and the polled one's) are done
+            with open_store(load_config(config)) as store:  # both first crawls of the feed are done
+                while time.monotonic() < deadline and not (store.crawl_history("polled-mastodon", limit=1)
+                                                           and store.crawl_history("stream-mastodon", limit=1)):
+                    time.sleep(0.2)
             crawled_until = server.clock.now()
             for _ in range(20):  # twenty minutes of posts, published after every crawl
                 server.clock.advance(timedelta(minutes=1))
                 time.sleep(0.1)
             published_until = server.clock.now()
-            output, _ = process.communicate(timeout=180)
+            want = {p: expected_ids(server, p, crawled_until, published_until) for p in ("mastodon", "bluesky")}
+            every = set().union(*want.values())
+            with open_store(load_config(config)) as store:  # until the follow loop stored and enriched them
+                while time.monotonic() < deadline and not every <= set(store.get_enrichments(list(every))):
+                    time.sleep(0.5)
+            process.send_signal(signal.SIGINT)  # Ctrl-C: follow stops and reports
+            output, _ = process.communicate(timeout=120)
         finally:
             if process.poll() is None:
                 process.kill()
