@@ -235,7 +235,9 @@ def trigger_posts(config: Config, plan: Plan, work: Path) -> dict[str, Post]:
     """Per brand, the first post after which the rule fires, its bucket counted with only the
     posts published so far. Run after the live run, on the live run's own enrichments (the
     int8 encoder's output can differ a little with the company a post is batched with, so
-    enriching again could move the trigger); posts the run never enriched are enriched here."""
+    enriching again could move the trigger); posts the run never enriched are enriched here.
+    Called before a run (``bench/airflow_cluster.py``), every post is enriched here and the
+    store holds only the history."""
     from alerts.engine import evaluate_cycle
     from crisiswatch.app import steps
     from crisiswatch.core.config import parse_duration
@@ -257,7 +259,9 @@ def trigger_posts(config: Config, plan: Plan, work: Path) -> dict[str, Post]:
             steps.enrich(store, scratch)
             enrichments.update(store.get_enrichments([p.id for p in missing]))
     oracle = scratch.model_copy(update={"store": config.store.model_copy(update={"sqlite_path": str(work / "o.db")})})
-    shutil.copy(work / "history.db", work / "o.db")  # the history, already enriched
+    # the history, already enriched: kept aside before the run (or, called before any run, the store itself)
+    history = work / "history.db"
+    shutil.copy(history if history.exists() else config.store.sqlite_path, work / "o.db")
     bucket = parse_duration(config.rules[0].bucket)
     found: dict[str, Post] = {}
     with open_store(oracle) as store:
