@@ -65,30 +65,40 @@ class Silence(BaseModel):
         return f"{scope} from {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
 
 
-def load(store: Store) -> list[Silence]:
-    raw = store.get_state(STATE_KEY)
+def _parse(raw: str | None) -> list[Silence]:
     return [Silence.model_validate(item) for item in json.loads(raw)] if raw else []
 
 
-def _save(store: Store, silences: list[Silence]) -> None:
-    store.set_state(STATE_KEY, json.dumps([s.model_dump(mode="json") for s in silences], ensure_ascii=False))
+def _dump(silences: list[Silence]) -> str:
+    return json.dumps([s.model_dump(mode="json") for s in silences], ensure_ascii=False)
+
+
+def load(store: Store) -> list[Silence]:
+    return _parse(store.get_state(STATE_KEY))
 
 
 def add(store: Store, silence: Silence, now: datetime | None = None) -> Silence:
-    """Save a silence; expired ones are dropped at the same time."""
+    """Save a silence; expired ones are dropped at the same time. One atomic read-modify-write
+    of the list, so two processes silencing at once keep both silences."""
     now = now or utc_now()
-    kept = [s for s in load(store) if s.end > now and s.id != silence.id]
-    _save(store, [*kept, silence])
+    store.update_state(STATE_KEY, lambda raw: _dump(
+        [*(s for s in _parse(raw) if s.end > now and s.id != silence.id), silence]))
     return silence
 
 
 def remove(store: Store, silence_id: str) -> bool:
-    silences = load(store)
-    kept = [s for s in silences if not s.id.startswith(silence_id)]
-    if len(kept) == len(silences):
-        return False
-    _save(store, kept)
-    return True
+    """End the silences whose id starts with ``silence_id``; False when none does."""
+    removed = False
+
+    def without(raw: str | None) -> str | None:
+        nonlocal removed
+        silences = _parse(raw)
+        kept = [s for s in silences if not s.id.startswith(silence_id)]
+        removed = len(kept) < len(silences)
+        return _dump(kept) if removed else raw
+
+    store.update_state(STATE_KEY, without)
+    return removed
 
 
 def matching(silences: list[Silence], incident: Incident, at: datetime) -> Silence | None:
