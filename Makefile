@@ -7,9 +7,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install airflow airflow-cluster bench clean es-spec console
 
 $(STAMP): pyproject.toml constraints.txt
-	# the console's browser tests drive Debian's chromium (Playwright's own download cannot work here)
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null) \
+	# the console's browser tests drive Debian's chromium (Playwright's own download cannot work here);
+	# a CJK font so Chinese posts render as text, not boxes, in the browser and its screenshots
+	@if { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy"; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
+		|| (apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null) \
 		|| echo "could not install chromium: the browser tests will be skipped"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=26"
