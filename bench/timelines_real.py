@@ -94,7 +94,7 @@ def openings(incidents: list[Incident], watchlist: str, since: datetime, until: 
             continue
         for t in [incident.opened_at] + [e.at for e in incident.events if e.kind == "reopened"]:
             if since <= t < until:
-                rules = ",".join(incident.evidence.get("rule_names") or [incident.rule])
+                rules = ",".join(incident.rules)
                 out.append(f"{t.astimezone(timezone.utc):%m-%d %H:%M} {rules}")
     return out
 

@@ -297,6 +297,12 @@ class Incident(_Model):
     stored in the document. A save is a compare-and-set against it, so a writer holding a
     stale copy cannot overwrite what another wrote since (None = a new incident)."""
 
+    @property
+    def rules(self) -> list[str]:
+        """Every rule whose signal joined this incident: the opening rule first, then in the
+        order they joined."""
+        return list(self.evidence.get("rule_names") or [self.rule])
+
 
 class CrawlHealth(_Model):
     """Outcome of one crawl of one source."""

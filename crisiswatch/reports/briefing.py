@@ -29,6 +29,7 @@ def incident_row(incident: Incident, end: datetime, out_dir: Path | None = None)
     return {
         "id": incident.id, "title": incident.title, "level": incident.level.value,
         "peak_level": incident.peak_level.value, "state": incident.state.value, "rule": incident.rule,
+        "rules": ", ".join(incident.rules),
         "watchlist": incident.watchlist, "opened_at": incident.opened_at, "assignee": incident.assignee,
         "acknowledged_by": incident.acknowledged_by,
         "time_to_acknowledge": (acknowledged - incident.opened_at) if acknowledged else None,

@@ -11,7 +11,8 @@ from crisiswatch.app.cli import app
 from crisiswatch.core.config import parse_config
 from crisiswatch.core.model import Level, Post
 from crisiswatch.core.store.sqlite import SqliteStore
-from crisiswatch.reports.briefing import BASELINE_LEARNING, briefing_context
+from crisiswatch.app.console.api import IncidentSummary
+from crisiswatch.reports.briefing import BASELINE_LEARNING, briefing_context, incident_row
 
 from alerts.detectors.base import Evaluation
 from alerts.incidents import IncidentBook, Lifecycle
@@ -51,6 +52,10 @@ def test_title_and_rules_follow_every_signal_that_joined(tmp_path):
     assert incident.evidence["rule_names"] == ["acme-volume", "acme-crisis-terms"]
     assert "8 posts on 'acme' use crisis terms" in incident.title
     assert "acme-volume" in incident.title and "acme-crisis-terms" in incident.title
+    # every place that lists the incident names both rules, not only the opening one
+    assert incident.rules == ["acme-volume", "acme-crisis-terms"]
+    assert IncidentSummary.of(incident).rules == ["acme-volume", "acme-crisis-terms"]
+    assert incident_row(incident, later)["rules"] == "acme-volume, acme-crisis-terms"
 
 
 def write_store(tmp_path, first: datetime) -> str:  # noqa: ANN001

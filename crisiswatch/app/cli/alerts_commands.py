@@ -134,7 +134,7 @@ def list_incidents(state: Annotated[str, typer.Option("--state", help="active, o
     for i in incidents:
         who = f" ack {i.acknowledged_by}" if i.acknowledged_by else ""
         owner = f" owner {i.assignee}" if i.assignee else ""
-        rules = ", ".join(i.evidence.get("rule_names") or [i.rule])
+        rules = ", ".join(i.rules)
         console.print(f"{i.id}  {_level(i.level.value):<6} {i.state.value:<12} {i.updated_at:%Y-%m-%d %H:%M}  "
                       f"{esc(i.watchlist or '*')}  [{esc(rules)}]  {esc(i.title)}{esc(who)}{esc(owner)}",
                       highlight=False)
@@ -158,7 +158,7 @@ def show(incident_id: Annotated[str, typer.Argument(help="Incident id (or a uniq
     e = incident.evidence
     console.print(f"[bold]{incident.id}[/] {_level(incident.level.value)} (peak {incident.peak_level.value}) "
                   f"{incident.state.value}: {esc(incident.title)}", highlight=False)
-    console.print(f"rule {esc(incident.rule)}, watchlist {esc(incident.watchlist or '*')}, score {incident.score:.0f}/100, "
+    console.print(f"rules {esc(', '.join(incident.rules))}, watchlist {esc(incident.watchlist or '*')}, score {incident.score:.0f}/100, "
                   f"opened {incident.opened_at:%Y-%m-%d %H:%M} UTC"
                   + (f", related: {esc(', '.join(incident.related))}" if incident.related else ""), highlight=False)
     if e.get("observed") is not None:

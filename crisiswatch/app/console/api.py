@@ -75,6 +75,9 @@ class Me(BaseModel):
 class IncidentSummary(BaseModel):
     id: str
     rule: str
+    """The rule that opened it."""
+    rules: list[str]
+    """Every rule whose signal joined it, the opening rule first."""
     watchlist: str | None
     title: str
     level: str
@@ -90,7 +93,7 @@ class IncidentSummary(BaseModel):
 
     @classmethod
     def of(cls, i: Incident) -> "IncidentSummary":
-        return cls(id=i.id, rule=i.rule, watchlist=i.watchlist, title=i.title, level=i.level.value,
+        return cls(id=i.id, rule=i.rule, rules=i.rules, watchlist=i.watchlist, title=i.title, level=i.level.value,
                    peak_level=i.peak_level.value, state=i.state.value, score=i.score, opened_at=i.opened_at,
                    updated_at=i.updated_at, acknowledged_at=i.acknowledged_at, acknowledged_by=i.acknowledged_by,
                    assignee=i.assignee, resolved_at=i.resolved_at)
@@ -247,7 +250,7 @@ def install(app: FastAPI, config: Config, store: Store) -> None:
         found = store.list_incidents(states=STATES[state], since=when, limit=max(limit, 1000))
         found = [i for i in found if (level is None or i.level.value == level)
                  and (watchlist is None or i.watchlist == watchlist)
-                 and (rule is None or i.rule == rule or rule in (i.evidence.get("rule_names") or []))][:limit]
+                 and (rule is None or rule in i.rules)][:limit]
         return IncidentList(count=len(found), incidents=[IncidentSummary.of(i) for i in found])
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses={404: ERRORS[404]},
