@@ -179,8 +179,15 @@ class SeriesCache:
             totals[item.term] = totals.get(item.term, 0) + sign * item.count
 
 
-NOWCAST_AFTER = 0.2
-"""Share of a bucket that must have passed before the open bucket is evaluated (nowcast)."""
+NOWCAST_AFTER = timedelta(seconds=30)
+"""How much of the open bucket must have passed before it is evaluated (nowcast); at most a
+fifth of a small bucket. Short, so that a post early in a 15-minute bucket is not held for
+minutes: the open bucket's count is a lower bound, so an early nowcast only costs a cycle."""
+
+
+def nowcast_from(start: datetime, size: timedelta) -> datetime:
+    """The instant from which the open bucket starting at ``start`` is nowcast."""
+    return start + min(NOWCAST_AFTER, size / 5)
 
 
 def nowcast_time(now: datetime, config, rules=None) -> datetime:  # noqa: ANN001
@@ -188,7 +195,7 @@ def nowcast_time(now: datetime, config, rules=None) -> datetime:  # noqa: ANN001
 
     Detectors read complete buckets only (``floor(now)``), so an alert waits up to one bucket
     for its bucket to close. The continuous mode evaluates at the *end* of the open bucket
-    instead, once ``NOWCAST_AFTER`` of it has passed: nothing created after ``now`` exists
+    instead, once ``NOWCAST_AFTER`` of it has passed (``nowcast_from``): nothing created after ``now`` exists
     yet, so the open bucket's count is a lower bound of its final count (the expectation is
     the full bucket's), which keeps the nowcast conservative: it can alert early, never on
     posts it has not seen. Rules with different buckets: the smallest one decides.
@@ -200,6 +207,6 @@ def nowcast_time(now: datetime, config, rules=None) -> datetime:  # noqa: ANN001
         return now
     size = min(buckets)
     start = floor_time(now, size)
-    if now == start or (now - start) / size < NOWCAST_AFTER:
+    if now < nowcast_from(start, size):
         return now
     return start + size

@@ -159,7 +159,7 @@ def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_
 
     def next_due(now: datetime) -> datetime | None:
         """When the open bucket of the smallest rule bucket becomes nowcastable, else closes."""
-        from alerts.series import NOWCAST_AFTER, floor_time
+        from alerts.series import floor_time, nowcast_from
 
         from crisiswatch.core.config import parse_duration
 
@@ -168,7 +168,7 @@ def follow_pipeline(store, config: Config, config_path: str | Path, crawl_every_
             return None
         size = min(buckets)
         start = floor_time(now, size)
-        ready = start + size * NOWCAST_AFTER
+        ready = nowcast_from(start, size)
         return ready if now < ready else start + size
 
     def stream_one(name: str, stopping: threading.Event, stored: Callable[[int], None]) -> Any:

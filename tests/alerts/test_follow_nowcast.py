@@ -24,10 +24,12 @@ def test_nowcast_alerts_before_the_bucket_closes(world, tmp_path):
     assert all(c.incident.opened_at <= now + timedelta(seconds=1) for c in nowcast.changes)  # events at real time
 
 
-def test_nowcast_waits_for_part_of_the_bucket(tmp_path):
-    config = world_config(str(tmp_path))
+def test_nowcast_starts_half_a_minute_into_the_bucket(tmp_path):
+    config = world_config(str(tmp_path))  # 15-minute buckets
     start = ONSET
-    assert nowcast_time(start + timedelta(seconds=30), config) == start + timedelta(seconds=30)
+    assert nowcast_time(start + timedelta(seconds=20), config) == start + timedelta(seconds=20)
+    # a post one minute into a 15-minute bucket is counted now, not three minutes later
+    assert nowcast_time(start + timedelta(minutes=1), config) == start + timedelta(minutes=15)
     assert nowcast_time(start + timedelta(minutes=5), config) == start + timedelta(minutes=15)
 
 
