@@ -487,18 +487,13 @@ def main() -> None:
         else:
             print(f"work directory kept: {work}")
     figures = []
-    if "continuous" in results:
-        values = [v for r in results["continuous"] for v in r.latencies.values()]
-        missed = sum(len(r.missed) for r in results["continuous"])
-        if values:
-            figures += [f"continuous_p50_s={percentile(values, .5):.1f}", f"continuous_p95_s={percentile(values, .95):.1f}"]
-        figures.append(f"continuous_alerts={len(values)}/{len(values) + missed}")
-    if "polling" in results:
-        values = [v for r in results["polling"] for v in r.latencies.values()]
-        missed = sum(len(r.missed) for r in results["polling"])
-        if values:
-            figures += [f"polling_p50_s={percentile(values, .5):.1f}", f"polling_p95_s={percentile(values, .95):.1f}"]
-        figures.append(f"polling_alerts={len(values)}/{len(values) + missed}")
+    for mode in ("continuous", "polling"):
+        if mode in results:
+            values = [v for r in results[mode] for v in r.latencies.values()]
+            missed = sum(len(r.missed) for r in results[mode])
+            if values:
+                figures += [f"{mode}_p50_s={percentile(values, .5):.1f}", f"{mode}_p95_s={percentile(values, .95):.1f}"]
+            figures.append(f"{mode}_alerts={len(values)}/{len(values) + missed}")
     if "scheduled" in results:
         runs = results["scheduled"]
         values = [v for r in runs for v in r.latencies.values()]

@@ -142,30 +142,15 @@ class Streams:
         stream_path = parts.path.removeprefix("/mastodon")
         query = parse_qs(parts.query, keep_blank_values=True)
         if stream_path == "/api/v1/streaming/health":
-            body = b"OK"
-            handler.send_response(200)
-            handler.send_header("Content-Type", "text/plain")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            _answer(handler, 200, "text/plain", b"OK")
             return
         try:
             where = mastodon_filter(stream_path, query)
         except KeyError:
-            body = json.dumps({"error": "Unknown stream type"}).encode()
-            handler.send_response(400)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            _answer_error(handler, 400, "Unknown stream type")
             return
         if self.catalog.options.get("mastodon_timelines_access", "public") != "public":
-            body = json.dumps({"error": "This method requires an authenticated user"}).encode()
-            handler.send_response(401)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            _answer_error(handler, 401, "This method requires an authenticated user")
             return
         handler.close_connection = True
         handler.send_response(200)
@@ -264,3 +249,16 @@ def stream_sources(server: Any, **overrides: Any) -> list[dict[str, Any]]:
                       "options": {"jetstream_url": server.streams.jetstream_url},
                       "concurrency": 4, "download_delay_s": 0.0, "max_pages": 1000})
     return [{**spec, **overrides} for spec in specs]
+
+
+def _answer(handler: Any, status: int, content_type: str, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _answer_error(handler: Any, status: int, message: str) -> None:
+    """An error as Mastodon answers it: ``{"error": message}``."""
+    _answer(handler, status, "application/json; charset=utf-8", json.dumps({"error": message}).encode())
