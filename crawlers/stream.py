@@ -215,6 +215,27 @@ def run_stream(source: str, config_path: str, store: Store, stop: threading.Even
     return follow_stream(source, config_path, store, stop, on_stored=on_stored, **options)
 
 
+def reconnect_until_stopped(connect_once: Callable[["Backoff"], None], describe: Callable[[Exception], str],
+                            ingest: "StreamIngest", stop: threading.Event, label: str,
+                            on_drop: Callable[[], None] | None = None) -> None:
+    """Hold a stream open: connect, and after each drop record why (``describe`` the error),
+    write crawl health and reconnect with a growing delay, until ``stop`` is set."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            connect_once(backoff)
+            problem = "the server closed the stream"
+        except Exception as exc:  # noqa: BLE001 - network, handshake, the store failing: retry
+            problem = describe(exc)
+        if on_drop is not None:
+            on_drop()
+        if stop.is_set():
+            break
+        ingest.error(f"{label}: {problem}; reconnecting")
+        ingest.maybe_record_health(force=True)
+        backoff.wait(stop)
+
+
 class Backoff:
     """Reconnect delays: 0.5 s doubling to ``ceiling``, back to the start after a good connection."""
 

@@ -35,7 +35,8 @@ from urllib.parse import urlencode
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from crawlers.stream import Backoff, StreamIngest, StreamStats, advance_cursor, saved_cursor, spider_for
+from crawlers.stream import (Backoff, StreamIngest, StreamStats, advance_cursor, reconnect_until_stopped, saved_cursor,
+                             spider_for)
 from crisiswatch.core.model import Post
 from crisiswatch.core.store.base import Store
 
@@ -82,23 +83,11 @@ class Jetstream:
         return f"{self.url}?{urlencode(params)}"
 
     def run(self) -> None:
-        backoff = Backoff()
-        while not self.stop.is_set():
-            try:
-                self.connect_once(backoff)
-                problem = "the server closed the stream"
-            except ConnectionClosed as exc:
-                problem = f"connection closed ({exc})"
-            except (OSError, TimeoutError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - the store failing, a handshake refused: retry
-                problem = f"{type(exc).__name__}: {exc}"
-            self.pending, self.pending_cursor = [], None  # not stored: the rewound cursor fetches them again
-            if self.stop.is_set():
-                break
-            self.ingest.error(f"jetstream: {problem}; reconnecting")
-            self.ingest.maybe_record_health(force=True)
-            backoff.wait(self.stop)
+        reconnect_until_stopped(self.connect_once, _describe, self.ingest, self.stop, "jetstream",
+                                on_drop=self._forget_pending)
+
+    def _forget_pending(self) -> None:
+        self.pending, self.pending_cursor = [], None  # not stored: the rewound cursor fetches them again
 
     def connect_once(self, backoff: Backoff) -> None:
         with connect(self.subscribe_url(), open_timeout=10, close_timeout=2, compression=None,
@@ -174,3 +163,9 @@ def follow_stream(source: str, config_path: str, store: Store, stop: threading.E
     Jetstream(spider, ingest, store, stop, url, rewind_s, batch_s, idle_timeout_s).run()
     ingest.maybe_record_health(force=True, message="stream stopped")
     return ingest.stats
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ConnectionClosed):
+        return f"connection closed ({exc})"
+    return f"{type(exc).__name__}: {exc}"

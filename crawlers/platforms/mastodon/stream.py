@@ -29,7 +29,8 @@ import httpx
 from httpx_sse import connect_sse
 
 from crawlers.platforms.mastodon.spider import parse_link_header
-from crawlers.stream import Backoff, StreamIngest, StreamStats, advance_cursor, saved_cursor, spider_for
+from crawlers.stream import (Backoff, StreamIngest, StreamStats, advance_cursor, reconnect_until_stopped, saved_cursor,
+                             spider_for)
 from crisiswatch.core.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -66,22 +67,7 @@ class FeedStream:
             self.headers["Authorization"] = f"Bearer {token}"
 
     def run(self) -> None:
-        backoff = Backoff()
-        while not self.stop.is_set():
-            try:
-                self.connect_once(backoff)
-                problem = "the server closed the stream"
-            except httpx.HTTPStatusError as exc:
-                problem = f"HTTP {exc.response.status_code} from {exc.request.url}"
-            except (httpx.HTTPError, OSError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - the store failing: keep the cursor, retry
-                problem = f"{type(exc).__name__}: {exc}"
-            if self.stop.is_set():
-                break
-            self.ingest.error(f"stream {self.key}: {problem}; reconnecting")
-            self.ingest.maybe_record_health(force=True)
-            backoff.wait(self.stop)
+        reconnect_until_stopped(self.connect_once, _describe, self.ingest, self.stop, f"stream {self.key}")
 
     def connect_once(self, backoff: Backoff) -> None:
         timeout = httpx.Timeout(10.0, read=self.read_timeout_s)
@@ -178,3 +164,9 @@ def follow_stream(source: str, config_path: str, store: Store, stop: threading.E
         thread.join(timeout=5)
     ingest.maybe_record_health(force=True, message="stream stopped")
     return ingest.stats
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} from {exc.request.url}"
+    return f"{type(exc).__name__}: {exc}"
