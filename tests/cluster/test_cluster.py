@@ -16,6 +16,7 @@ to travel crawl -> raw-posts Asset -> ``enrich`` on the ``nlp`` queue -> ``alert
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -150,7 +151,16 @@ def finished(cluster: Cluster, dag_id: str, moment: datetime, run_type: str | No
 
 
 def notified(world: World, brand: str) -> list[dict]:
-    return [m for m in world.receiver.on("pr-team") if brand in (m["title"] + m["message"]).lower()]
+    """The announcements of a brand's new incident (later messages about it, a level change or a
+    reminder while nobody acknowledges, are other events)."""
+    return [m for m in world.receiver.on("pr-team")
+            if ": new incident" in m["title"] and brand in (m["title"] + m["message"]).lower()]
+
+
+def assert_nothing_sent_twice(world: World) -> None:
+    """Every message names its event's delivery key (``ref incident:event:channel``): none twice."""
+    refs = [re.search(r"ref (\S+)", m["message"]).group(1) for m in world.receiver.on("pr-team")]
+    assert len(refs) == len(set(refs)), sorted(refs)
 
 
 def running_task(cluster: Cluster, dag_id: str, task_id: str, moment: datetime) -> dict | None:
@@ -171,8 +181,9 @@ def assert_wave_complete(world: World, brand: str) -> None:
     assert sorted(stored) == sorted(expected)  # none lost, none twice
     assert set(enriched) == expected
     assert len(incidents) == 1
-    assert [n.channel for n in incidents[0].notifications if n.status == "sent"] == ["pr-team"]
+    assert {n.channel for n in incidents[0].notifications if n.status == "sent"} == {"pr-team"}
     assert len(notified(world, brand)) == 1
+    assert_nothing_sent_twice(world)
 
 
 # ---- the tests -----------------------------------------------------------------------------------
@@ -291,3 +302,4 @@ def test_a_restarted_scheduler_loses_nothing_and_asset_triggered_runs_still_happ
     assert_wave_complete(world, "gamma")
     for brand in ("acme", "beta"):
         assert len(notified(world, brand)) == 1
+    assert_nothing_sent_twice(world)
