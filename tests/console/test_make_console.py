@@ -21,6 +21,22 @@ REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-password-123"
 
 
+def wait_until_serving(proc: subprocess.Popen, base: str, deadline: float, what: str) -> None:
+    """Wait until the console started as ``proc`` (its own session, output piped) answers
+    ``/login``; fail with its output when it exits or ``deadline`` (a ``time.time()``) passes."""
+    while True:
+        try:
+            if httpx.get(base + "/login", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 15)  # before reading its output, which ends only when it does
+            pytest.fail(f"{what} did not serve at {base}:\n" + proc.communicate(timeout=20)[0].decode())
+        time.sleep(0.3)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,17 +70,7 @@ def test_make_console_serves_the_demo_store(tmp_path):
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(base + "/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                os.killpg(proc.pid, 15)  # before reading its output, which ends only when it does
-                pytest.fail("make console did not serve within 60 s:\n" + proc.communicate(timeout=20)[0].decode())
-            time.sleep(0.3)
+        wait_until_serving(proc, base, time.time() + 60, "make console")
         with httpx.Client(base_url=base, timeout=10) as client:
             form = client.get("/login").text
             csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,7 @@ from crisiswatch.app.users import Users
 from crisiswatch.core.store.sqlite import SqliteStore
 from tests.alerts.test_cli import write_config
 from tests.console.conftest import PASSWORD, SECRET
-from tests.console.test_make_console import _free_port
+from tests.console.test_make_console import _free_port, wait_until_serving
 
 CRISISWATCH = Path(sys.executable).with_name("crisiswatch")
 
@@ -36,18 +36,12 @@ def consoles(config: str, count: int = 2):
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         deadline = time.time() + 90
         for proc, base in zip(procs, bases):
-            while True:
-                try:
-                    if httpx.get(base + "/login", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()
-                time.sleep(0.3)
+            wait_until_serving(proc, base, deadline, "crisiswatch serve")
         yield bases
     finally:
         for proc in procs:
-            os.killpg(proc.pid, 15)
+            with suppress(ProcessLookupError):  # one that failed to start is stopped already
+                os.killpg(proc.pid, 15)
         for proc in procs:
             proc.wait(timeout=20)
 
