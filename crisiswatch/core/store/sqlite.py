@@ -7,8 +7,11 @@ Layout (one file, WAL journal so readers never wait for the crawler or enricher)
   engagement total, and the enrichment labels copied out of the enrichment JSON).
 * ``posts_fts`` is an FTS5 index with the trigram tokenizer over title and text (external
   content: the text is stored once, in ``posts``). Trigrams make substring search work for
-  Chinese, which has no spaces; query terms shorter than three characters (召回, "EV")
-  cannot use trigrams and fall back to ``instr`` over the rows the other conditions leave.
+  Chinese, which has no spaces.
+* ``posts_grams`` indexes the CJK characters and character pairs of the same columns
+  (``crisiswatch.core.store.cjk_grams``): query terms of one or two CJK characters (召回, 天),
+  which trigrams cannot answer, are index lookups too. Only other short terms ("EV", "5G")
+  fall back to ``instr`` over the rows the other conditions leave.
 * ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
   question, "how many posts of watchlist W in this window", from one covering index.
 * ``posts.terms`` holds the post's terms (``crisiswatch.core.text.extract_terms``) as a JSON
@@ -42,10 +45,11 @@ from typing import Any
 from crisiswatch.core.model import CrawlHealth, Enrichment, Incident, IncidentEvent, IncidentState, Post, as_utc
 from crisiswatch.core.store.base import (Bucket, FingerprintTaken, IncidentConflict, ItemError, PostFilter, PostOrder,
                                     Store, StoreError, TeamLabel, TermCount, WriteResult)
+from crisiswatch.core.store.cjk_grams import gram_row, is_gram_term
 from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BATCH = 20_000
 """Posts taken from the caller's iterable at a time."""
 WRITE_CHUNK = 5_000
@@ -93,6 +97,8 @@ CREATE INDEX IF NOT EXISTS posts_language ON posts (language, created_us);
 CREATE INDEX IF NOT EXISTS posts_unenriched ON posts (created_us) WHERE enriched_us IS NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
     title, text, content='posts', content_rowid='pk', tokenize='trigram', columnsize=0);
+CREATE VIRTUAL TABLE IF NOT EXISTS posts_grams USING fts5(  -- CJK characters and pairs (added by schema 5)
+    title, text, content='', tokenize='ascii', detail='column', columnsize=0);
 CREATE TABLE IF NOT EXISTS post_watchlists (
     watchlist TEXT NOT NULL,
     created_us INTEGER NOT NULL,
@@ -263,34 +269,56 @@ class _Where:
 # ---- text queries: the syntax tree of crisiswatch.core.store.query as SQL ------------------
 _LABEL_COLUMNS = {"source": "p.source", "language": "p.language", "sentiment": "p.sentiment",
                   "emotion": "p.emotion", "category": "p.category", "topic": "p.topic_id"}
-_FTS_MATCH = "p.pk IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
+_INDEXES = {
+    "posts_fts": lambda variant: len(variant) >= 3,  # trigrams: any text of three characters or more
+    "posts_grams": is_gram_term,                     # CJK characters and pairs: 召回, 天
+}
+"""The full-text indexes and the query terms each answers exactly (a term variant goes to the
+first that accepts it; one or two non-CJK characters, such as "EV", to neither)."""
 
 
-def _fts(node: Node) -> str | None:
-    """The node as one FTS5 expression when the trigram index alone can answer it (terms of
-    three characters or more, AND/OR of such, AND NOT with a positive part), else None.
-    One MATCH for a whole subtree keeps a query like ``recall OR 召回回收`` a single index
-    lookup instead of one subquery per term."""
+def _match_sql(table: str) -> str:
+    return f"p.pk IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
+
+
+def _index_of(variant: str) -> str | None:
+    return next((table for table, accepts in _INDEXES.items() if accepts(variant)), None)
+
+
+def _fts(node: Node, table: str) -> str | None:
+    """The node as one FTS5 expression over ``table`` when that index alone can answer it
+    (terms it accepts, AND/OR of such, AND NOT with a positive part), else None. One MATCH
+    for a whole subtree keeps a query like ``recall OR 召回回收`` a single index lookup
+    instead of one subquery per term."""
     if isinstance(node, Term):
         variants = script_variants(node.text)
-        if any(len(v) < 3 for v in variants):
+        if any(_index_of(v) != table for v in variants):
             return None
         expr = " OR ".join(_fts_phrase(v) for v in variants)
         return f"({node.field} : ({expr}))" if node.field else f"({expr})"
     if isinstance(node, Or):
-        parts = [_fts(item) for item in node.items]
+        parts = [_fts(item, table) for item in node.items]
         return None if None in parts else "(" + " OR ".join(parts) + ")"  # type: ignore[arg-type]
     if isinstance(node, And):
-        positive = [_fts(item) for item in node.items if not isinstance(item, Not)]
-        negative = [_fts(item.item) for item in node.items if isinstance(item, Not)]
+        positive = [_fts(item, table) for item in node.items if not isinstance(item, Not)]
+        negative = [_fts(item.item, table) for item in node.items if isinstance(item, Not)]
         if not positive or None in positive or None in negative:
             return None
         return "(" + " AND ".join(positive) + ")" + "".join(f" NOT {n}" for n in negative)  # type: ignore[arg-type]
     return None
 
 
+def _one_index(node: Node) -> tuple[str, str] | None:
+    """(table, FTS5 expression) when one index answers the whole node."""
+    for table in _INDEXES:
+        expr = _fts(node, table)
+        if expr is not None:
+            return table, expr
+    return None
+
+
 def _contains_sql(term: Term) -> tuple[str, list[Any]]:
-    """Substring test without the index, for terms shorter than a trigram (召回, EV)."""
+    """Substring test without an index, for short terms no index answers ("EV", "5G")."""
     columns = [f"p.{term.field}"] if term.field else ["p.text", "p.title"]
     ors, params = [], []
     for variant in script_variants(term.text):
@@ -306,13 +334,30 @@ def _contains_sql(term: Term) -> tuple[str, list[Any]]:
     return " OR ".join(ors), params
 
 
+def _term_sql(term: Term) -> tuple[str, list[Any]]:
+    """A term whose script variants need different indexes (a two-character Simplified form
+    of a three-character Traditional one): one index lookup per index, else the scan."""
+    tables: dict[str, list[str]] = {}
+    for variant in script_variants(term.text):
+        table = _index_of(variant)
+        if table is None:
+            return _contains_sql(term)
+        tables.setdefault(table, []).append(_fts_phrase(variant))
+    parts, params = [], []
+    for table, phrases in tables.items():
+        expr = " OR ".join(phrases)
+        parts.append(_match_sql(table))
+        params.append(f"({term.field} : ({expr}))" if term.field else f"({expr})")
+    return " OR ".join(f"({p})" for p in parts), params
+
+
 def _text_sql(node: Node) -> tuple[str, list[Any]]:
     """An SQL condition over ``posts p`` selecting the posts the query tree matches."""
-    expr = _fts(node)
-    if expr is not None:
-        return _FTS_MATCH, [expr]
+    whole = _one_index(node)
+    if whole is not None:
+        return _match_sql(whole[0]), [whole[1]]
     if isinstance(node, Term):
-        return _contains_sql(node)
+        return _term_sql(node)
     if isinstance(node, Label):
         if node.field == "watchlist":
             return "p.pk IN (SELECT pk FROM post_watchlists WHERE watchlist = ?)", [node.value]
@@ -323,14 +368,15 @@ def _text_sql(node: Node) -> tuple[str, list[Any]]:
     joiner = " AND " if isinstance(node, And) else " OR "
     parts: list[str] = []
     params: list[Any] = []
-    indexed = [item for item in node.items if _fts(item) is not None]
-    if len(indexed) > 1:  # the index answers these together
-        parts.append(_FTS_MATCH)
-        params.append("(" + joiner.join(_fts(item) for item in indexed) + ")")  # type: ignore[misc]
-    else:
-        indexed = []
+    grouped: list[Node] = []
+    for table in _INDEXES:  # the items one index answers, in one MATCH
+        items = [item for item in node.items if item not in grouped and _fts(item, table) is not None]
+        if len(items) > 1:
+            parts.append(_match_sql(table))
+            params.append("(" + joiner.join(_fts(item, table) for item in items) + ")")  # type: ignore[misc]
+            grouped.extend(items)
     for item in node.items:
-        if item not in indexed:
+        if item not in grouped:
             sql, item_params = _text_sql(item)
             parts.append(sql)
             params.extend(item_params)
@@ -357,6 +403,16 @@ def _words_changed(old: tuple[int, str | None, str] | None, post: Post) -> bool:
 
 def _casefold(value: str | None) -> str | None:
     return value.casefold() if value is not None else None
+
+
+def _write_grams(conn: sqlite3.Connection, deletes: list[tuple[int, str, str] | None],
+                 inserts: list[tuple[int, str, str] | None]) -> None:
+    """Keep ``posts_grams`` in step: a post without CJK text has no row there, and a contentless
+    table deletes a row by repeating its values, so both lists come from ``gram_row``."""
+    conn.executemany("INSERT INTO posts_grams (posts_grams, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                     [row for row in deletes if row is not None])
+    conn.executemany("INSERT INTO posts_grams (rowid, title, text) VALUES (?, ?, ?)",
+                     [row for row in inserts if row is not None])
 
 
 class SqliteStore(Store):
@@ -434,6 +490,7 @@ class SqliteStore(Store):
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
                                f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
                                f"INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', {FTS_AUTOMERGE});"
+                               f"INSERT INTO posts_grams (posts_grams, rank) VALUES ('automerge', {FTS_AUTOMERGE});"
                                "COMMIT;")
         except BaseException:
             if conn.in_transaction:
@@ -448,6 +505,9 @@ class SqliteStore(Store):
             version = 3
         if version == 3:
             self._migrate_to_4(conn)
+            version = 4
+        if version == 4:
+            self._migrate_to_5(conn)
         elif version < SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: created by a development build of crisiswatch "
                              f"(schema {version}); move it away and ingest its posts again")
@@ -505,6 +565,32 @@ class SqliteStore(Store):
                                  (to_us(now), incident.model_dump_json(), incident_id))
             conn.execute(_OPEN_FINGERPRINT_INDEX)
             conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _migrate_to_5(conn: sqlite3.Connection) -> None:
+        """Schema 5 adds ``posts_grams``, the index of one- and two-character CJK terms, built
+        here from every stored post (about a minute per million posts) so that a store written
+        before answers 召回 from the index like a new one."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            if version == "4":  # another process may have migrated while we waited
+                conn.execute("INSERT INTO posts_grams (posts_grams) VALUES ('delete-all')")
+                last = 0
+                while True:
+                    rows = conn.execute("SELECT pk, title, text FROM posts WHERE pk > ? ORDER BY pk LIMIT 20000",
+                                        (last,)).fetchall()
+                    if not rows:
+                        break
+                    last = rows[-1][0]
+                    conn.executemany("INSERT INTO posts_grams (rowid, title, text) VALUES (?, ?, ?)",
+                                     [row for row in (gram_row(*r) for r in rows) if row is not None])
+                conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -626,6 +712,8 @@ class SqliteStore(Store):
             existing = self._existing(conn, ids)  # again, under the lock: another writer may have been first
             next_pk = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM posts").fetchone()[0]
             inserts, updates, rewrites, fts_deletes, fts_inserts, watch_rows = [], [], [], [], [], []
+            gram_deletes: list[tuple[int, str, str] | None] = []
+            gram_inserts: list[tuple[int, str, str] | None] = []
             replaced: list[int] = []
             for post in unique:
                 created = to_us(post.created_at)
@@ -639,6 +727,7 @@ class SqliteStore(Store):
                     inserts.append((pk, post.id, post.source, created, post.language, post.language, post.reach,
                                     post.engagement.total, post.rating, post.title, post.text, doc, terms[post.id]))
                     fts_inserts.append((pk, post.title, post.text))
+                    gram_inserts.append(gram_row(pk, post.title, post.text))
                 else:
                     pk = old[0]
                     replaced.append(pk)
@@ -648,6 +737,8 @@ class SqliteStore(Store):
                         rewrites.append((post.title, post.text, terms[post.id], pk))
                         fts_deletes.append((pk, old[1], old[2]))
                         fts_inserts.append((pk, post.title, post.text))
+                        gram_deletes.append(gram_row(pk, old[1], old[2]))
+                        gram_inserts.append(gram_row(pk, post.title, post.text))
                 for name in dict.fromkeys(post.watchlists):
                     watch_rows.append((name, created, pk))
             for part in _chunks(replaced):
@@ -665,6 +756,7 @@ class SqliteStore(Store):
             conn.executemany("INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
                              fts_deletes)
             conn.executemany("INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)", fts_inserts)
+            _write_grams(conn, gram_deletes, gram_inserts)
             conn.executemany("INSERT OR IGNORE INTO post_watchlists (watchlist, created_us, pk) VALUES (?,?,?)",
                              watch_rows)
         return WriteResult(written=len(unique))
@@ -867,6 +959,7 @@ class SqliteStore(Store):
         with self._write() as conn:
             rows = conn.execute(f"SELECT p.pk, p.title, p.text FROM posts p WHERE {where.sql}", where.params).fetchall()
             conn.executemany("INSERT INTO posts_fts (posts_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", rows)
+            _write_grams(conn, [gram_row(*r) for r in rows], [])
             pks = [r[0] for r in rows]
             for part in _chunks(pks):
                 marks = _marks(len(part))
