@@ -52,7 +52,6 @@ The last line holds the figures; the continuous p95 is the goal's (<= 60 s), the
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
@@ -62,7 +61,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +77,7 @@ from crisiswatch.core.scenario import Scenario  # noqa: E402
 from crisiswatch.core.store import open_store  # noqa: E402
 from crisiswatch.core.watchlist import WatchlistMatcher  # noqa: E402
 from scenarios.platforms import hook  # noqa: E402
+from scenarios.webhook import WebhookReceiver  # noqa: E402
 
 BRANDS = ["Aurora", "Borealis", "Cirrus", "Dunlin", "Ember", "Fjord", "Glacier", "Harbor"]
 LEXICON = ["recall", "poisoning", "sick", "leaking", "boycott"]
@@ -92,56 +91,6 @@ CHATTER = ["having a {b} Cola with lunch, nice and cold", "{b} Cola lime is my n
            "saw a {b} Cola billboard on the way to work", "is {b} Cola sold in the station shop?",
            "{b} Cola and pizza night with friends"]
 PLATFORMS = ["mastodon", "bluesky"]
-
-
-# ---- the team's webhook ----------------------------------------------------------------
-@dataclass
-class Arrival:
-    at: float
-    """Wall-clock time (epoch seconds) the request arrived."""
-    path: str
-    body: dict[str, Any]
-
-
-class AlertReceiver:
-    """A loopback HTTP receiver that notes when each notification arrives (``json://`` URLs)."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[Arrival] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                at = time.time()
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {"raw": raw.decode("utf-8", "replace")}
-                receiver.arrivals.append(Arrival(at, self.path, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-    def first(self, path: str) -> float | None:
-        times = [a.at for a in list(self.arrivals) if a.path.split("?")[0] == path]
-        return min(times) if times else None
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # ---- the crisis, in real time --------------------------------------------------------------
@@ -202,7 +151,7 @@ def plan_crisis(t0: datetime, brands: int, seed: int, window_s: float, crisis_po
     return Plan(scenario, history, names, starts, end)
 
 
-def write_config(path: Path, data_dir: Path, plan: Plan, sources: list[dict[str, Any]], receiver: AlertReceiver,
+def write_config(path: Path, data_dir: Path, plan: Plan, sources: list[dict[str, Any]], receiver: WebhookReceiver,
                  bucket: str) -> Path:
     names = plan.brands
     document = {
@@ -318,7 +267,7 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int, work: Path) -> RunR
     result = RunResult(mode)
     data_dir = work / mode
     data_dir.mkdir(parents=True)
-    receiver = AlertReceiver()
+    receiver = WebhookReceiver()
     scheduled = mode == "scheduled"
     bucket = f"{args.period}s" if scheduled else args.bucket
     # the scaled-down scheduled run gets a crisis scaled down alike (as many posts per bucket)
@@ -373,7 +322,7 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int, work: Path) -> RunR
 
 
 def run_continuous(config: Config, config_path: Path, deadline: datetime, result: RunResult,
-                   receiver: AlertReceiver, brands: list[str]) -> None:
+                   receiver: WebhookReceiver, brands: list[str]) -> None:
     from crisiswatch.app.follow import follow_pipeline
 
     stop = threading.Event()
@@ -395,7 +344,7 @@ def run_continuous(config: Config, config_path: Path, deadline: datetime, result
 
 
 def run_scheduled(config: Config, config_path: Path, period: int, deadline: datetime, result: RunResult,
-                  receiver: AlertReceiver, brands: list[str]) -> None:
+                  receiver: WebhookReceiver, brands: list[str]) -> None:
     """``crisiswatch run`` cycles started at wall-clock multiples of ``period`` (cron-like)."""
     from crisiswatch.app import steps
 

@@ -25,10 +25,8 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,33 +38,9 @@ from crisiswatch.core.store.sqlite import SqliteStore  # noqa: E402
 
 from alerts import notify, routing  # noqa: E402
 from alerts.render import render  # noqa: E402
+from scenarios.webhook import WebhookReceiver  # noqa: E402
 
 NOW = datetime(2026, 3, 9, 10, 30, tzinfo=timezone.utc)
-
-
-class Receiver(ThreadingHTTPServer):
-    """Answers every POST with 200 at once and counts the idempotency keys."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.keys.append(self.headers.get(notify.IDEMPOTENCY_HEADER, ""))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 def build(directory: Path, port: int, count: int):  # noqa: ANN201
@@ -127,8 +101,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(cpu_description(), flush=True)
-    receiver = Receiver()
-    port = receiver.server_address[1]
+    receiver = WebhookReceiver()
+    port = receiver.port
     paths = {"claimed": claimed, "unclaimed": unclaimed}
     rates: dict[str, list[float]] = {name: [] for name in paths}
     for round_ in range(args.rounds):
@@ -136,17 +110,18 @@ def main() -> int:
         for name in order:
             with tempfile.TemporaryDirectory() as tmp:
                 store, config = build(Path(tmp), port, args.notifications)
-                receiver.keys.clear()
+                receiver.received.clear()
                 start = time.perf_counter()
                 sent = paths[name](store, config)
                 elapsed = time.perf_counter() - start
                 store.close()
-                if sent != args.notifications or len(receiver.keys) != sent or len(set(receiver.keys)) != sent:
-                    print(f"{name}: sent {sent}, receiver got {len(receiver.keys)} ({len(set(receiver.keys))} keys)")
+                keys = receiver.keys()
+                if sent != args.notifications or len(keys) != sent or len(set(keys)) != sent:
+                    print(f"{name}: sent {sent}, receiver got {len(keys)} ({len(set(keys))} keys)")
                     return 1
                 rates[name].append(sent / elapsed)
                 print(f"round {round_ + 1} {name:<9} {sent} in {elapsed:6.2f} s = {sent / elapsed:7.1f}/s", flush=True)
-    receiver.shutdown()
+    receiver.stop()
     claimed_rate, unclaimed_rate = statistics.median(rates["claimed"]), statistics.median(rates["unclaimed"])
     print(f"claimed_per_s={claimed_rate:.1f} unclaimed_per_s={unclaimed_rate:.1f} "
           f"ratio={claimed_rate / unclaimed_rate:.2f}")

@@ -3,18 +3,14 @@ receivers (an HTTP webhook and an aiosmtpd SMTP server) that notifications reall
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import socket
-import threading
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from crisiswatch.core.config import Config, parse_config
 from crisiswatch.core.model import Author, Engagement, Enrichment, Post
+from scenarios.webhook import Received, WebhookReceiver  # noqa: F401 - the tests' receiver
 
 START = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday
 ONSET = START + timedelta(days=7, hours=10)
@@ -124,77 +120,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict
-
-
-@dataclass
-class WebhookReceiver:
-    """A real HTTP server on 127.0.0.1 that records JSON posts; can refuse or hang on demand."""
-
-    mode: str = "ok"
-    """ok (200), error (500) or hang (read the request, never answer until released)."""
-    port: int = 0
-    received: list[Received] = field(default_factory=list)
-    attempts: list[Received] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    delay: float = 0.0
-    """Seconds to wait before answering (a slow receiver that does get the message)."""
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                item = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                json.loads(raw or b"{}"))
-                receiver.attempts.append(item)
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                if receiver.mode == "hang":
-                    receiver.release.wait(30)
-                    return
-                if receiver.mode == "error":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                receiver.received.append(item)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port or 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def keys(self) -> list[str]:
-        """Idempotency keys of the messages received (answered 200), in order."""
-        return [r.headers.get("x-crisiswatch-idempotency-key", "") for r in self.received]
-
-    def wait_for(self, count: int, timeout: float = 10.0, attempts: bool = False) -> None:
-        deadline = time.time() + timeout
-        while len(self.attempts if attempts else self.received) < count and time.time() < deadline:
-            time.sleep(0.05)
 
 
 class SmtpReceiver:

@@ -3,13 +3,12 @@ loopback HTTP receiver."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+
+from scenarios.webhook import WebhookReceiver
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -47,36 +46,17 @@ def write_config(tmp_path: Path, sources: list, models: dict, receiver: "Receive
     return path
 
 
-class Receiver:
-    """A loopback HTTP endpoint that keeps every JSON body posted to it (an Apprise
-    ``json://`` channel points here)."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        received = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append({"path": self.path, **json.loads(body or b"{}")})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class Receiver(WebhookReceiver):
+    """The loopback webhook (an Apprise ``json://`` channel points here), read by path name:
+    ``on("ops")`` gives the JSON bodies posted to ``/ops``."""
 
     def url(self, path: str = "ops") -> str:
-        return f"json://127.0.0.1:{self.port}/{path}"
+        return super().url(f"/{path}")
 
-    def on(self, path: str) -> list[dict]:
-        return [message for message in self.messages if message["path"] == f"/{path}"]
+    def on(self, path: str) -> list[dict]:  # type: ignore[override]
+        return [r.body for r in super().on(f"/{path}")]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
