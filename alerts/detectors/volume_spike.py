@@ -12,6 +12,7 @@ against a first morning that was the collection starting, and a 4x hour of South
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -21,9 +22,11 @@ from crisiswatch.core.extensions import DetectorSpec
 from crisiswatch.core.schedule import parse_duration
 
 from alerts.baseline import Deviation, anscombe, fit_seasonal, seasonal_deviation
-from alerts.detectors.base import (CHART_SPAN, ZSCORE_THRESHOLDS, DetectorParams, Evaluation, RuleContext,
+from alerts.detectors.base import (CHART_SPAN, ZSCORE_THRESHOLDS, DetectorParams, Duration, Evaluation, RuleContext,
                                    collect_evidence, describe_span, idle, scope_name, series_start)
-from alerts.learning import DAY, PRIOR_BUCKETS, PRIOR_SHAPE, shrink_slots
+from alerts.growth import growth_tests, strongest
+from alerts.learning import DAY, PRIOR_BUCKETS, PRIOR_SHAPE, shrink_slots, watchlist_start
+from alerts.series import floor_time
 from alerts.severity import rule_level
 
 
@@ -32,6 +35,16 @@ class VolumeSpikeParams(DetectorParams):
     """Observed count must also be at least this multiple of the expected count."""
     windows: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
     """Spans (in buckets) tested at once: 1 catches sudden spikes, longer spans slow builds."""
+    cold_spans: list[Duration] = Field(default_factory=lambda: ["15m", "30m", "1h"], min_length=1)
+    """Before ``min_history``: spans tested against the two hours before them (``alerts.growth``)."""
+
+    @field_validator("cold_spans")
+    @classmethod
+    def _durations(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if parse_duration(item) <= timedelta(0):
+                raise ValueError("cold_spans are positive durations such as 15m or 1h")
+        return value
 
     @field_validator("windows")
     @classmethod
@@ -46,13 +59,15 @@ def volume_spike(ctx: RuleContext) -> list[Evaluation]:
     params, bucket, end = ctx.params, ctx.bucket, ctx.bucket_end
     spans = sorted(set(params.windows))
     start = series_start(ctx, end)
-    if start is None:
-        return [idle(ctx, title="no posts in the store yet")]
+    first = watchlist_start(ctx.store, ctx.watchlist, end) if ctx.watchlist else ctx.data_start
+    if start is None or first is None:
+        return [idle(ctx, title="no posts yet")]
+    start = max(start, floor_time(first, bucket))  # before its first post a watchlist has no data, not zeros
     total = int((end - start) / bucket)
     history_len = total - max(spans)
-    if history_len * bucket < max(parse_duration(params.min_history), bucket):
-        return [idle(ctx, title="not enough history for a baseline")]
     flt = ctx.base_filter()
+    if history_len * bucket < max(parse_duration(params.min_history), bucket):
+        return [cold_start(ctx, flt, start, end - first)]
     counts = ctx.cache.counts(flt, start, end, bucket, parse_duration(params.settle))
     history, observed = counts[:history_len], counts[history_len:]
     days = max(1.0, int(np.sum(~np.isnan(history))) * bucket / DAY)
@@ -72,6 +87,36 @@ def volume_spike(ctx: RuleContext) -> list[Evaluation]:
         evaluation.evidence = collect_evidence(ctx.store, evaluation.filter)
         evaluation.series, evaluation.expected = _chart_series(history, start, bucket, counts)
     return [evaluation]
+
+
+def cold_start(ctx: RuleContext, flt, start, history) -> Evaluation:  # noqa: ANN001
+    """Before ``min_history``: the last 15-60 minutes against the watchlist's own last two hours
+    (``alerts.growth``): a burst faster than any daily cycle alerts from the first hour."""
+    params, bucket, end = ctx.params, ctx.bucket, ctx.bucket_end
+    counts = ctx.cache.counts(flt, start, end, bucket, parse_duration(params.settle))
+    spans = sorted({max(1, round(parse_duration(s) / bucket)) for s in params.cold_spans})
+    tests = growth_tests(counts, bucket, spans)
+    hours = f"{history.total_seconds() / 3600:.0f} h"
+    if not tests:
+        return idle(ctx, title=f"learning: {hours} of history, nothing to compare with yet")
+    eligible = [t for t in tests if t.observed >= ctx.rule.min_count and t.observed >= params.min_ratio * t.expected]
+    best, score = strongest(tests, eligible)
+    level = rule_level(score, ctx.thresholds) if eligible else None
+    span_td = best.span * bucket
+    title = (f"{best.observed:g} posts on {scope_name(ctx)} in the last {describe_span(span_td)}, "
+             f"{best.observed / best.expected:.1f}x the rate of the {describe_span(best.reference_buckets * bucket)} "
+             f"before (baseline still learning: {hours} of history)")
+    evaluation = ctx.evaluation(observed=best.observed, baseline=best.expected,
+                                spread=best.expected * math.sqrt(math.expm1(best.log_variance)) + math.sqrt(best.expected),
+                                score=score, level=level, title=title, window_start=end - span_td,
+                                filter=flt.narrow(since=end - span_td, until=end))
+    evaluation.evidence["learning"] = True
+    evaluation.evidence["growth"] = [{"span": describe_span(t.span * bucket), "observed": t.observed,
+                                      "expected": round(t.expected, 2), "z": round(t.z, 2)} for t in tests]
+    if evaluation.fired:
+        evaluation.evidence.update(collect_evidence(ctx.store, evaluation.filter))
+        evaluation.series = [(start + k * bucket, float(c)) for k, c in enumerate(np.nan_to_num(counts))]
+    return evaluation
 
 
 def learned(deviation: Deviation, level: float, days: float) -> Deviation:

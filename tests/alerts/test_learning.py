@@ -116,3 +116,57 @@ def test_a_rise_significant_over_hours_is_yellow_for_the_rule_and_its_incident(t
     raised = [s for s in seen if s[0] == Level.yellow and s[1] == Level.blue]
     assert raised, f"never blue by the thresholds and yellow by lasting hours: {seen}"
     assert all(incident == Level.yellow for _, _, incident in raised[:1]), seen
+
+
+# ---- volume_spike before a day of history: growth against the watchlist's own last hours ----
+def burst(store: SqliteStore, name: str, start: datetime, per_bucket: list[int]) -> None:
+    """``per_bucket[k]`` posts of ``name`` spread over the 15 minutes from ``start + k`` buckets."""
+    posts = [Post(id=f"b:{name}:{k}:{j}", source="x", text=f"{name} news", watchlists=[name],
+                  created_at=start + k * BUCKET + timedelta(seconds=1 + j * 880 // max(n, 1)))
+             for k, n in enumerate(per_bucket) for j in range(n)]
+    store.upsert_posts(posts)
+
+
+def test_a_new_watchlist_hears_a_sudden_event_in_its_first_hours(tmp_path):
+    """Four hours of a new watchlist at ~3 posts per 15 minutes, then an earthquake: 30 in the
+    next 15 minutes. volume_spike used to be silent for the first day ("not enough history");
+    it fires at the end of the onset bucket and says the baseline is still learning."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    quiet = [3, 2, 4, 3, 1, 3, 4, 2, 3, 3, 2, 4, 3, 2, 3, 4]
+    burst(store, "air", START, quiet + [30, 41])
+    onset = START + len(quiet) * BUCKET
+    before = evaluate(store, config(tmp_path), "volume", onset)
+    ev = evaluate(store, config(tmp_path), "volume", onset + BUCKET)
+    store.close()
+    assert not before.fired, before.title
+    assert ev.fired and ev.observed == 30, ev.title
+    assert "learning" in ev.title and ev.baseline < 5, ev.title
+
+
+def test_the_first_day_of_a_daily_cycle_is_not_a_crisis_for_volume_spike(tmp_path):
+    """A watchlist starting at midnight with a day-night cycle (1 to 20 posts per 15 minutes):
+    its first morning grows twentyfold, but no faster than a day does; nothing fires all day."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    write(store, START, START + timedelta(days=1), peak=20, seed=5)
+    fired = [(t, ev.title) for t in steps(START, 23.75)
+             if (ev := evaluate(store, config(tmp_path), "volume", t)).fired]
+    store.close()
+    assert not fired, fired
+
+
+def test_a_watchlist_added_to_an_old_store_does_not_read_the_days_before_it_as_silence(tmp_path):
+    """A store with five days of another brand; a watchlist added now gets a steady 6-9 posts per
+    15 minutes from its first hour. The days before its first post are no data, not zeros: it
+    was "far above the usual 0.0" on its first buckets."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    write(store, START, START + timedelta(days=5), peak=10, name="old")
+    added = START + timedelta(days=5)
+    burst(store, "air", added, [7, 8, 6, 9, 7, 8, 6, 7, 9, 8, 7, 6])
+    cfg = config(tmp_path)
+    fired = [(t, ev.title) for t in steps(added, 3.0)
+             if (ev := evaluate(store, cfg, "volume", t)).fired]
+    store.close()
+    assert not fired, fired
