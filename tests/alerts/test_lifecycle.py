@@ -201,3 +201,39 @@ def test_a_rule_that_fires_again_soon_after_calm_reopens_its_incident(tmp_path):
     assert len(incidents) == 1
     kinds = [e.kind for e in incidents[0].events]
     assert kinds == ["fired", "resolved", "reopened"] and incidents[0].state == IncidentState.open
+
+
+@pytest.mark.parametrize("resolved_by", ["person", "calm"])
+def test_a_different_rule_after_a_resolve_opens_a_new_incident(tmp_path, resolved_by):
+    """The volume incident of acme is resolved (by a person, or by calm); an hour later crisis
+    terms fire for acme: that is a new incident under its own rule, announced as new, and the
+    resolved one stays resolved (its rule, title and timeline unchanged)."""
+    config = world_config(str(tmp_path))  # auto_resolve_after_calm: 3, renotify_every: 2h
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    book = IncidentBook(store)
+    life = Lifecycle(book, config, [], notify=False)
+
+    def cycle(evaluation, at):  # noqa: ANN001, ANN202
+        for change in life.apply([evaluation], at):
+            book.save(change.incident)
+
+    cycle(_evaluation("volume", 7, ONSET, Level.yellow), ONSET)
+    [first] = book.active()
+    if resolved_by == "person":
+        life.act(first.id, "resolve", ONSET + STEP, by="mei", note="explained")
+    else:
+        for k in (1, 2, 3):
+            cycle(_evaluation("volume", 0, ONSET + k * STEP, None), ONSET + k * STEP)
+    assert book.get(first.id).state == IncidentState.resolved
+    later = ONSET + timedelta(hours=1)
+    cycle(_evaluation("crisis-terms", 7, later, Level.yellow), later)
+    incidents = store.list_incidents(limit=10)
+    store.close()
+    assert len(incidents) == 2, [(i.rule, i.state) for i in incidents]
+    new = next(i for i in incidents if i.id != first.id)
+    old = next(i for i in incidents if i.id == first.id)
+    assert new.rule == "crisis-terms" and new.state == IncidentState.open and new.opened_at == later
+    assert [e.kind for e in new.events][0] == "fired"
+    assert old.state == IncidentState.resolved and old.rule == "volume"
+    assert "reopened" not in [e.kind for e in old.events]
