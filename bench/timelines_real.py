@@ -158,11 +158,8 @@ def airline_onsets(negatives: dict[str, dict[datetime, int]]) -> dict[str, datet
     return onsets
 
 
-def evaluate_airlines(tmp: Path, make_config: Callable[[str, list[str]], Config],
-                      setting: tuple[float, int]) -> list[Row]:
-    if not AIRLINE_CSV.exists():
-        print(f"airline complaint waves: skipped ({AIRLINE_CSV} not found)")
-        return []
+def airline_store(tmp: Path) -> tuple[SqliteStore, dict[str, datetime | None], datetime]:
+    """The five airlines as watchlists in a new store under ``tmp``: (store, onsets, last post time)."""
     store = SqliteStore(tmp / "airlines.db")
     store.setup()
     posts, enrichments, seen = [], [], set()
@@ -184,10 +181,18 @@ def evaluate_airlines(tmp: Path, make_config: Callable[[str, list[str]], Config]
     store.update_enrichments(enrichments)
     onsets = airline_onsets(negatives)
     onsets["american"] = None  # rule point 4: no earlier days, no onset can be fixed
+    return store, onsets, max(p.created_at for p in posts)
+
+
+def evaluate_airlines(tmp: Path, make_config: Callable[[str, list[str]], Config],
+                      setting: tuple[float, int]) -> list[Row]:
+    if not AIRLINE_CSV.exists():
+        print(f"airline complaint waves: skipped ({AIRLINE_CSV} not found)")
+        return []
+    store, onsets, end = airline_store(tmp)
     names = list(AIRLINES.values())
     config = make_config(str(tmp), names)
     start = datetime(2015, 2, 17, tzinfo=PACIFIC)
-    end = max(p.created_at for p in posts)
     first = datetime(2015, 2, 16, tzinfo=PACIFIC)
     labels = [Label(watchlist=n, onset=o, end=o + timedelta(hours=48), name="wave") for n, o in onsets.items() if o]
     report = run_backtest(store, config, start, end, labels=labels, max_delay=timedelta(hours=48))

@@ -245,7 +245,8 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
                                 filter=flt.narrow(since=end - span_td, until=end))
     evaluation.evidence["spans"] = [
         {"signal": t.signal, "span": describe_span(t.span * bucket), "observed": t.observed,
-         "expected": round(t.expected, 2), "z": round(t.z, 2)} for t in tests]
+         "expected": round(t.expected, 2), "phi": round(t.dispersion, 2),
+         "z": round(t.z, 2)} for t in tests]
     evaluation.evidence["learning"] = bool(learning_note)
     if evaluation.fired:
         evaluation.evidence.update(collect_evidence(ctx.store, evaluation.filter))
