@@ -13,6 +13,7 @@ non-commercial or academic. ``crisiswatch nlp build-heads`` reruns this and rewr
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from pathlib import Path
@@ -134,21 +135,37 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
     return texts, labels, np.asarray(weights, dtype=np.float32), order
 
 
+def int8_encoder():
+    """The int8 ONNX encoder that ``dtype: auto`` runs on CPUs without native bfloat16, built
+    explicitly: on a CPU with bfloat16 ``auto`` picks bfloat16 instead, and the heads would
+    then be trained on float32 rows alone (found in issue 17: the training machine decided)."""
+    from nlp.encoder import builtin_encoder_dir, builtin_encoder_name
+    from nlp.paths import models_dir
+
+    spec = ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="auto")
+    return _int8_cached(str(builtin_encoder_dir()), builtin_encoder_name(), str(models_dir()),
+                        spec.batch_size, spec.max_length)
+
+
+@functools.lru_cache(maxsize=2)
+def _int8_cached(path: str, name: str, cache_root: str, batch_size: int, max_length: int):
+    from nlp.onnx_encoder import OnnxInt8Encoder
+
+    return OnnxInt8Encoder(path, name, cache_root=Path(cache_root), prefix="query: ", batch_size=batch_size,
+                           max_length=max_length)
+
+
 def training_encoders() -> list:
     """The encoders whose embeddings the shipped heads learn from: the float32 model and, where
     onnxruntime is installed, the int8 ONNX model that ``dtype: auto`` runs on CPUs without
-    bfloat16. A head trained on float32 rows alone reads int8 rows as slightly shifted inputs
-    (cosine 0.99, 8-13 % of labels changed); trained on both, it answers the same for either."""
+    bfloat16 (whatever CPU trains them). A head trained on float32 rows alone reads int8 rows
+    as slightly shifted inputs (cosine 0.99, 8-13 % of labels changed); trained on both, it
+    answers the same for either."""
     from nlp.onnx_encoder import onnx_runtime_available
 
-    specs = [ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="float32")]
+    encoders = [encoder_for(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="float32"))]
     if onnx_runtime_available():
-        specs.append(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="auto"))
-    encoders = []
-    for spec in specs:
-        encoder = encoder_for(spec)
-        if all(getattr(encoder, "provenance", encoder.name) != getattr(e, "provenance", e.name) for e in encoders):
-            encoders.append(encoder)
+        encoders.append(int8_encoder())
     return encoders
 
 

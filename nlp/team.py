@@ -207,11 +207,29 @@ def fit_team_head(task: str, encoder, team_texts: list[str], team_labels: list[s
     all_weights = np.concatenate([np.asarray(base_weights, dtype=np.float32),
                                   np.full(len(team_labels), TEAM_WEIGHT, dtype=np.float32)])
     c = c if c is not None else (SENTIMENT_C if task == "sentiment" else 1.0)
-    return fit_linear_head(task, all_emb, all_labels, encoder=encoder.name, label_order=order, c=c,
+    head = fit_linear_head(task, all_emb, all_labels, encoder=encoder.name, label_order=order, c=c,
                            sample_weight=all_weights, name=f"team-{task}", features=features,
                            texts=list(base_texts) + list(team_texts),
                            info={"data": "the team's labels + the built-in head's training data",
                                  "team_labels": len(team_labels), "team_weight": TEAM_WEIGHT})
+    if task != "sentiment" and len(set(all_labels)) >= 2:
+        # the same calibration as the built-in heads (nlp.priors reads it before EM); it changes no label
+        head.info["temperature"] = round(team_temperature(all_emb, all_labels, order, c, all_weights), 4)
+    return head
+
+
+def team_temperature(embeddings: np.ndarray, labels: list[str], order: list[str], c: float,
+                     weights: np.ndarray) -> float:
+    """The head's cross-validated softmax temperature, or 1.0 where a label has too few rows for
+    the folds (a team's first handful of labels of a new category)."""
+    from nlp.heads import cross_validated_temperature
+
+    counts = {label: labels.count(label) for label in set(labels)}
+    folds = min(5, min(counts.values()))
+    if folds < 2:
+        return 1.0
+    return cross_validated_temperature(embeddings, labels, label_order=order, c=c, sample_weight=weights,
+                                       folds=folds)
 
 
 def train_team_head(store: Store, config: Config, task: str, *, test_size: float = 0.2, seed: int = 0,
