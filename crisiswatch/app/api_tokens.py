@@ -1,29 +1,33 @@
-"""Per-user API tokens for the JSON API (``/api/v1``): one token per console user, made,
-listed or revoked by ``crisiswatch users token``.
+"""Per-user API tokens for the JSON API (``/api/v1``): each console user may hold several,
+each with a name (``ci``, ``chatbot``) and a short id, made, listed or revoked one at a time by
+``crisiswatch users token``.
 
-Only the token's SHA-256 is stored (in the store's key/value state, ``console:api_tokens``):
-a token is 32 random bytes, so a fast hash is enough and a stolen database gives nothing
-to replay. A token carries its user's current role; removing the user ends the token. Every
-token expires (90 days unless said otherwise) and has a rate limit (requests per minute)
-counted in the store, so it holds across console processes; the same counter records when
-the token was last used. Changes to the token list are atomic (``Store.update_state``).
+Only the token's SHA-256 is stored (in the accounts document, ``crisiswatch.app.accounts``):
+a token is 32 random bytes, so a fast hash is enough and a stolen database gives nothing to
+replay. A token carries its user's current role; removing the user ends their tokens in the
+same write. Every token expires (90 days unless said otherwise) and has a rate limit (requests
+per minute) counted in the store, so it holds across console processes; the same counter
+records when the token was last used. Each change is written with its audit record.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crisiswatch.app import accounts as accounts_doc
 from crisiswatch.app.console import ratelimit
 from crisiswatch.app.users import User, Users
 from crisiswatch.core.model import as_utc, utc_now
 from crisiswatch.core.store.base import Store
 
-STATE_KEY = "console:api_tokens"
+STATE_KEY = accounts_doc.STATE_KEY
 PREFIX = "cw_"
+DEFAULT_NAME = "default"
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=730)
 DEFAULT_RATE = 120
@@ -51,6 +55,8 @@ class TokenInfo:
     expires_at: datetime
     rate_per_minute: int
     last_used_at: datetime | None
+    name: str = DEFAULT_NAME
+    id: str = ""
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -60,51 +66,56 @@ class Tokens:
     def __init__(self, store: Store, users: Users | None = None):
         self.store = store
         self.users = users or Users(store)
+        self.accounts = self.users.accounts
 
-    def _load(self) -> dict[str, dict]:
-        raw = self.store.get_state(STATE_KEY)
-        return json.loads(raw) if raw else {}
-
-    def _change(self, change) -> None:  # noqa: ANN001 - (dict) -> None, applied in place
-        def apply(raw: str | None) -> str:
-            tokens = json.loads(raw) if raw else {}
-            change(tokens)
-            return json.dumps(tokens)
-        self.store.update_state(STATE_KEY, apply)
-
-    def create(self, name: str, lifetime: timedelta = DEFAULT_LIFETIME, rate_per_minute: int = DEFAULT_RATE,
-               now: datetime | None = None) -> str:
-        """A new token for ``name`` (replacing their old one); the only time it is readable.
-        KeyError for an unknown user, ValueError for a lifetime or rate out of bounds."""
-        if self.users.get(name) is None:
-            raise KeyError(f"no user '{name}'")
+    def create(self, user: str, lifetime: timedelta = DEFAULT_LIFETIME, rate_per_minute: int = DEFAULT_RATE,
+               now: datetime | None = None, name: str = DEFAULT_NAME, by: str = "system", source: str = "cli") -> str:
+        """A new token for ``user`` named ``name``; the only time it is readable. A token of that
+        user with that name is replaced (rotation). KeyError for an unknown user (checked in the
+        same write that adds the token), ValueError for a name, lifetime or rate out of bounds."""
+        if not TOKEN_NAME.fullmatch(name) or name == "all":
+            raise ValueError("a token name is 1-40 letters, digits or . _ - (starting with a letter or digit; "
+                             "not 'all', which --revoke reads as every token)")
         if not timedelta(minutes=1) <= lifetime <= MAX_LIFETIME:
             raise ValueError(f"a token lives between 1 minute and {MAX_LIFETIME.days} days")
         if not 1 <= rate_per_minute <= 100_000:
             raise ValueError("the rate limit is 1 to 100000 requests per minute")
         now = now or utc_now()
         token = PREFIX + secrets.token_urlsafe(32)
-        entry = {"user": name, "created_at": now.isoformat(timespec="seconds"),
+        entry = {"id": secrets.token_hex(4), "name": name, "user": user,
+                 "created_at": now.isoformat(timespec="seconds"),
                  "expires_at": (now + lifetime).isoformat(timespec="seconds"), "rate_per_minute": rate_per_minute}
 
-        def replace(tokens: dict[str, dict]) -> None:
-            for old in [h for h, t in tokens.items() if t["user"] == name]:
-                del tokens[old]
-            tokens[digest(token)] = entry
-        self._change(replace)
+        def add(doc: dict) -> str:
+            if user not in doc["users"]:
+                raise KeyError(f"no user '{user}'")
+            replaced = [h for h, t in doc["tokens"].items() if t["user"] == user and t.get("name") == name]
+            for h in replaced:
+                del doc["tokens"][h]
+            doc["tokens"][digest(token)] = entry
+            return (f"made API token '{name}' ({entry['id']}) for {user}, expires {entry['expires_at']} UTC, "
+                    f"{rate_per_minute}/min" + (" (replacing the previous one of that name)" if replaced else ""))
+        self.accounts.change(add, actor=by, source=source, kind="token_created")
         return token
 
-    def revoke(self, name: str) -> bool:
-        gone: list[str] = []
+    def revoke(self, user: str, which: str | None = None, by: str = "system", source: str = "cli") -> list[TokenInfo]:
+        """End ``user``'s token whose name or id is ``which`` (None: all of theirs); returns those ended."""
+        gone: dict[str, TokenInfo] = {}
 
-        def drop(tokens: dict[str, dict]) -> None:
-            gone[:] = [h for h, t in tokens.items() if t["user"] == name]
-            for h in gone:
-                del tokens[h]
-        self._change(drop)
+        def drop(doc: dict) -> str | None:
+            gone.clear()
+            for h, t in list(doc["tokens"].items()):
+                if t["user"] == user and (which is None or which in (t.get("name", DEFAULT_NAME), t.get("id"))):
+                    gone[h] = self._info(t)
+                    del doc["tokens"][h]
+            if not gone:
+                return None
+            return f"revoked API token{'s' * (len(gone) > 1)} of {user}: " + ", ".join(
+                f"'{i.name}' ({i.id})" for i in gone.values())
+        self.accounts.change(drop, actor=by, source=source, kind="token_revoked")
         for h in gone:
             ratelimit.clear(self.store, f"api:{h}")
-        return bool(gone)
+        return list(gone.values())
 
     @staticmethod
     def _info(entry: dict, last_used_at: datetime | None = None) -> TokenInfo:
@@ -112,14 +123,19 @@ class Tokens:
         expires = entry.get("expires_at")  # tokens made before expiry existed: the default lifetime
         return TokenInfo(entry["user"], created,
                          as_utc(datetime.fromisoformat(expires)) if expires else created + DEFAULT_LIFETIME,
-                         int(entry.get("rate_per_minute", DEFAULT_RATE)), last_used_at)
+                         int(entry.get("rate_per_minute", DEFAULT_RATE)), last_used_at,
+                         entry.get("name", DEFAULT_NAME), entry.get("id", ""))
 
-    def list(self) -> list[TokenInfo]:
-        return sorted((self._info(t, ratelimit.last_hit(self.store, f"api:{h}")) for h, t in self._load().items()),
-                      key=lambda i: i.user)
+    def list(self, user: str | None = None) -> list[TokenInfo]:
+        """Every token (or ``user``'s), by user and name."""
+        return sorted((self._info(t, ratelimit.last_hit(self.store, f"api:{h}"))
+                       for h, t in self.accounts.read()["tokens"].items() if user is None or t["user"] == user),
+                      key=lambda i: (i.user, i.name))
 
-    def get(self, name: str) -> TokenInfo | None:
-        return next((i for i in self.list() if i.user == name), None)
+    def get(self, user: str, name: str | None = None) -> TokenInfo | None:
+        """``user``'s token called ``name`` (or id); without a name their newest."""
+        found = [i for i in self.list(user) if name is None or name in (i.name, i.id)]
+        return max(found, key=lambda i: i.created_at) if found else None
 
     def authenticate(self, token: str, now: datetime | None = None) -> User:
         """The user a request's token acts as, counting the request against the token's rate
@@ -127,15 +143,16 @@ class Tokens:
         now = now or utc_now()
         known = token.startswith(PREFIX) and len(token) <= 200
         token_digest = digest(token) if known else ""
-        entry = self._load().get(token_digest) if known else None
+        doc = self.accounts.read()
+        entry = doc["tokens"].get(token_digest) if known else None
         user = self.users.get(entry["user"]) if entry else None
         if entry is None or user is None:
             raise TokenRefused(401, "a valid API token is required (Authorization: Bearer TOKEN; "
                                     "make one with `crisiswatch users token NAME`)")
         info = self._info(entry)
         if info.expired(now):
-            raise TokenRefused(401, f"this API token expired at {info.expires_at:%Y-%m-%d %H:%M} UTC; "
-                                    f"make a new one with `crisiswatch users token {user.name}`")
+            raise TokenRefused(401, f"this API token ('{info.name}') expired at {info.expires_at:%Y-%m-%d %H:%M} "
+                                    f"UTC; make a new one with `crisiswatch users token {user.name} --name {info.name}`")
         window = ratelimit.hit(self.store, f"api:{token_digest}", RATE_WINDOW, now)
         if window.count > info.rate_per_minute:
             retry = window.retry_after(now)

@@ -6,8 +6,9 @@ The actor is the real person (a console account, a message's recipient, or the C
 ``--by``); the source says which door they came through. Both go into the incident's
 timeline event, which is the audit log: it is written in the same compare-and-set as the
 change itself, so there is no change without its record. Changes that belong to no incident
-(a silence made outside an incident page or ended, users and API tokens) are written by
-``record`` into the store's ``console:audit`` list, which ``audit_log`` merges in.
+(a silence made outside an incident page or ended) are written by ``record`` into the store's
+``console:audit`` list; changes to users and API tokens are recorded in the accounts document
+in the same write as the change (``crisiswatch.app.accounts``). ``audit_log`` merges all three.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from crisiswatch.app.accounts import Accounts
 from crisiswatch.core.config import Config, parse_duration
 from crisiswatch.core.model import Incident, as_utc, utc_now
 from crisiswatch.core.store.base import Store
@@ -136,5 +138,5 @@ def audit_log(store: Store, limit: int = 200) -> list[AuditEntry]:
                for i in store.list_incidents(limit=1000) for e in i.events if e.actor != "system"]
     raw = store.get_state(AUDIT_KEY)
     entries += [AuditEntry(as_utc(datetime.fromisoformat(e["at"])), e["actor"], e["source"], "", e["kind"],
-                           e["message"]) for e in (json.loads(raw) if raw else [])]
+                           e["message"]) for e in [*(json.loads(raw) if raw else []), *Accounts(store).audit()]]
     return sorted(entries, key=lambda a: a.at, reverse=True)[:limit]

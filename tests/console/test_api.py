@@ -134,9 +134,9 @@ def test_users_token_makes_shows_once_stores_only_a_hash_and_revokes(world, tmp_
     assert owner(store, token) == "mei"
     second = cli("users", "token", "mei", "-c", config).stdout.strip().splitlines()[-1]
     assert owner(store, token) is None and owner(store, second) == "mei"  # a new one replaces
-    assert cli("users", "token", "mei", "--revoke", "-c", config).exit_code == 0
+    assert cli("users", "token", "mei", "--revoke", "default", "-c", config).exit_code == 0
     assert owner(store, second) is None
-    assert cli("users", "token", "mei", "--revoke", "-c", config).exit_code == 1
+    assert cli("users", "token", "mei", "--revoke", "default", "-c", config).exit_code == 1
     nobody = cli("users", "token", "nobody", "-c", config)
     assert nobody.exit_code == 1 and "no user" in nobody.output
     store.close()

@@ -145,7 +145,7 @@ def test_users_token_expiry_list_and_audit_from_the_cli(world, tmp_path, monkeyp
     (info,) = Tokens(store).list()
     assert timedelta(days=29) < info.expires_at - utc_now() <= timedelta(days=30)
     assert cli("users", "passwd", "mei", "-c", config).exit_code == 0
-    assert cli("users", "token", "mei", "--revoke", "-c", config).exit_code == 0
+    assert cli("users", "token", "mei", "--revoke", "default", "-c", config).exit_code == 0
     assert cli("users", "remove", "mei", "-c", config).exit_code == 0
     entries = [(a.kind, a.actor, a.source) for a in audit_log(store)]
     assert entries == [("user_removed", "ops-lead", "cli"), ("token_revoked", "ops-lead", "cli"),

@@ -28,7 +28,7 @@ def test_users_are_added_listed_changed_and_removed_with_hashed_passwords(world,
     assert "mei" in listed and "responder" in listed and "vic" in listed and "viewer" in listed
 
     store = SqliteStore(world.path)
-    raw = store.get_state("console:users")
+    raw = store.get_state("console:accounts")
     assert "first password 1" not in raw and "$argon2id$" in raw  # only the hash is stored
     assert Users(store).authenticate("mei", "first password 1") is not None
     monkeypatch.setenv("CRISISWATCH_PASSWORD", "second password 2")

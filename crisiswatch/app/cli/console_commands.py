@@ -30,12 +30,6 @@ def _password(confirm: bool = True) -> str:
     return first
 
 
-def _audit(store, by: str | None, kind: str, message: str) -> None:  # noqa: ANN001
-    from crisiswatch.app.incident_service import record
-
-    record(store, actor_or_account(by), "cli", kind, message)
-
-
 @users_app.command("add")
 def users_add(name: str, role: Annotated[str, typer.Option("--role", help="viewer, responder or admin")] = "responder",
               by: ActorOption = None, config: ConfigOption = None) -> None:
@@ -46,10 +40,9 @@ def users_add(name: str, role: Annotated[str, typer.Option("--role", help="viewe
     actor_or_account(by)  # refuse a bad --by before asking for a password
     with store_or_exit(cfg) as store:
         try:
-            user = Users(store).add(name, role, _password())
+            user = Users(store).add(name, role, _password(), by=actor_or_account(by))
         except UserError as exc:
             raise fail(str(exc)) from None
-        _audit(store, by, "user_added", f"added user {user.name} ({user.role})")
     console.print(f"user {user.name} added ({user.role})", highlight=False, markup=False)
 
 
@@ -62,13 +55,13 @@ def users_list(config: ConfigOption = None) -> None:
     cfg = config_or_exit(config)
     with store_or_exit(cfg) as store:
         users = Users(store).list()
-        tokens = {t.user: t for t in Tokens(store).list()}
+        tokens = Tokens(store).list()
     if not users:
         console.print("no users (add one: crisiswatch users add NAME --role admin)")
     for user in users:
-        token = tokens.get(user.name)
-        console.print(f"{user.name:<24} {user.role:<10} since {user.created_at}"
-                      + (f"  API token: {_describe(token)}" if token else ""), highlight=False, markup=False)
+        console.print(f"{user.name:<24} {user.role:<10} since {user.created_at}", highlight=False, markup=False)
+        for token in (t for t in tokens if t.user == user.name):
+            console.print(f"    API token {_describe(token)}", highlight=False, markup=False)
 
 
 def _describe(token) -> str:  # noqa: ANN001 - api_tokens.TokenInfo
@@ -76,23 +69,20 @@ def _describe(token) -> str:  # noqa: ANN001 - api_tokens.TokenInfo
 
     state = "expired" if token.expired(utc_now()) else "expires"
     used = f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
-    return (f"made {token.created_at:%Y-%m-%d %H:%M}, {state} {token.expires_at:%Y-%m-%d %H:%M} UTC, "
-            f"{token.rate_per_minute}/min, {used}")
+    return (f"'{token.name}' (id {token.id}), made {token.created_at:%Y-%m-%d %H:%M}, {state} "
+            f"{token.expires_at:%Y-%m-%d %H:%M} UTC, {token.rate_per_minute}/min, {used}")
 
 
 @users_app.command("remove")
 def users_remove(name: str, by: ActorOption = None, config: ConfigOption = None) -> None:
-    """Remove a user (their sessions end at their next request, their API token at once)."""
-    from crisiswatch.app.api_tokens import Tokens
+    """Remove a user (their sessions end at their next request, their API tokens at once)."""
     from crisiswatch.app.users import Users
 
     cfg = config_or_exit(config)
-    actor_or_account(by)
+    actor = actor_or_account(by)
     with store_or_exit(cfg) as store:
-        if not Users(store).remove(name):
+        if not Users(store).remove(name, by=actor):
             raise fail(f"no user '{name}'")
-        Tokens(store).revoke(name)
-        _audit(store, by, "user_removed", f"removed user {name}")
     console.print(f"user {name} removed", highlight=False, markup=False)
 
 
@@ -102,59 +92,67 @@ def users_passwd(name: str, by: ActorOption = None, config: ConfigOption = None)
     from crisiswatch.app.users import UserError, Users
 
     cfg = config_or_exit(config)
-    actor_or_account(by)
+    actor = actor_or_account(by)
     with store_or_exit(cfg) as store:
         try:
-            Users(store).set_password(name, _password())
+            Users(store).set_password(name, _password(), by=actor)
         except UserError as exc:
             raise fail(str(exc)) from None
-        _audit(store, by, "password_changed", f"changed the password of {name}")
     console.print(f"password of {name} changed", highlight=False, markup=False)
 
 
 @users_app.command("token")
-def users_token(name: Annotated[Optional[str], typer.Argument(help="The user (omit with --list)")] = None,
+def users_token(name: Annotated[Optional[str], typer.Argument(help="The user (omit with --list for every user)")] = None,
+                token_name: Annotated[str, typer.Option("--name", help="The token's name, e.g. ci (a new token under "
+                                                       "a name the user already has replaces that one)")] = "default",
                 expires: Annotated[str, typer.Option("--expires", help="Lifetime: 30d, 12w, 1h ... (at most 730d)")] = "90d",
                 rate: Annotated[int, typer.Option("--rate", help="Requests per minute, across all console processes")] = 120,
-                revoke: Annotated[bool, typer.Option("--revoke", help="End the user's token")] = False,
-                list_: Annotated[bool, typer.Option("--list", help="Every token: user, expiry, rate, last use")] = False,
+                revoke: Annotated[Optional[str], typer.Option("--revoke", metavar="NAME|ID|all",
+                                                              help="End the user's token of this name or id "
+                                                                   "('all': every one of theirs)")] = None,
+                list_: Annotated[bool, typer.Option("--list", help="Tokens (the user's, or everyone's): name, id, "
+                                                                   "expiry, rate, last use")] = False,
                 by: ActorOption = None, config: ConfigOption = None) -> None:
-    """Make a JSON API token for a user (replacing their old one; shown once), --revoke it, or --list them."""
+    """Make a named JSON API token for a user (shown once), --revoke one, or --list them."""
     from crisiswatch.app.api_tokens import Tokens
     from crisiswatch.core.schedule import parse_duration
 
     cfg = config_or_exit(config)
     if list_:
         with store_or_exit(cfg) as store:
-            found = Tokens(store).list()
+            found = Tokens(store).list(name)
         if not found:
-            console.print("no API tokens (make one: crisiswatch users token NAME)")
+            console.print("no API tokens (make one: crisiswatch users token NAME --name ci)")
         for token in found:
             console.print(f"{token.user:<24} {_describe(token)}", highlight=False, markup=False)
         return
     if not name:
         raise fail("give a user name (or --list)")
+    actor = actor_or_account(by)
+    if revoke is not None:
+        with store_or_exit(cfg) as store:
+            gone = Tokens(store).revoke(name, None if revoke == "all" else revoke, by=actor)
+        if not gone:
+            raise fail(f"user '{name}' has no API token " + ("" if revoke == "all" else f"named or with id '{revoke}' ")
+                       + f"(see: crisiswatch users token {name} --list)")
+        for info in gone:
+            console.print(f"API token '{info.name}' ({info.id}) of {name} revoked", highlight=False, markup=False)
+        return
+    if token_name == "all":
+        raise fail("'all' is not a token name (--revoke all ends every token of a user)")
     try:
         lifetime = parse_duration(expires)
     except ValueError as exc:
         raise fail(f"--expires: {exc}") from None
-    actor_or_account(by)
     with store_or_exit(cfg) as store:
         tokens = Tokens(store)
-        if revoke:
-            if not tokens.revoke(name):
-                raise fail(f"user '{name}' has no API token")
-            _audit(store, by, "token_revoked", f"revoked the API token of {name}")
-            console.print(f"API token of {name} revoked", highlight=False, markup=False)
-            return
         try:
-            token = tokens.create(name, lifetime, rate)
+            token = tokens.create(name, lifetime, rate, name=token_name, by=actor)
         except KeyError:
             raise fail(f"no user '{name}'") from None
         except ValueError as exc:
             raise fail(str(exc)) from None
-        info = tokens.get(name)
-        _audit(store, by, "token_created", f"made an API token for {name} ({_describe(info)})")
+        info = tokens.get(name, token_name)
     err_console.print(f"API token of {name}, {_describe(info)} (shown once; store it as a secret; "
                       "send it as `Authorization: Bearer TOKEN`):", highlight=False, markup=False)
     typer.echo(token)
