@@ -352,29 +352,71 @@ def summarise(all_rows: list[timelines_real.Row]) -> str:
     return "\n".join(out)
 
 
+def use_sustained_from(rev: str) -> None:
+    """Register ``sustained_shift`` as it was at git revision ``rev`` (the rest of the code as now),
+    so that a before/after comparison runs in one process on one machine at one load."""
+    import subprocess
+    import types
+
+    from crisiswatch.core import registry
+
+    source = subprocess.run(["git", "show", f"{rev}:alerts/detectors/sustained_shift.py"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    name = f"sustained_shift_at_{rev.replace('~', '_').replace('^', '_')}"
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # dataclasses and pydantic resolve annotations through it
+    exec(compile(source, f"{rev}:alerts/detectors/sustained_shift.py", "exec"), module.__dict__)  # noqa: S102
+    registry.register("detectors", "sustained_shift", module.SPEC)
+
+
+def run_all(tmp: Path, args: argparse.Namespace, label: str) -> tuple[dict | None, list[timelines_real.Row]]:
+    sustained = not args.without_sustained
+    tmp.mkdir(parents=True, exist_ok=True)
+    ours = None if args.skip_synthetic else evaluate_synthetic(tmp, args.seed, sustained)
+    setting = ours["spike_setting"] if ours else (2.5, 20)
+    print(f"real timelines{label} (our rules{'' if sustained else ' without sustained_shift'}; spike rule at "
+          f"spike_height {setting[0]}, min {setting[1]} posts/h, the setting picked on the synthetic timelines); "
+          "minutes after onset:")
+    make = lambda d, w: rules_config(d, w, sustained=sustained)  # noqa: E731
+    extra = [{"name": "sustained", "detector": "sustained_shift", "bucket": "15m"}] if sustained else []
+    rows = (timelines_real.evaluate_airlines(tmp, make, setting)
+            + timelines_real.evaluate_crisislex(tmp, make, setting)
+            + timelines_real.evaluate_scenarios(tmp, extra, setting))
+    timelines_real.print_table(rows)
+    print(summarise(rows), flush=True)
+    return ours, rows
+
+
+def synthetic_line(ours: dict) -> str:
+    return (f"median_delay_buckets={ours['delay']} recall={ours['recall']:.2f} "
+            f"false_alarms_per_week={ours['fa']:.2f} baseline_false_alarms_per_week={ours['baseline_fa']:.2f}")
+
+
 def main() -> None:
+    from crisiswatch.core import registry
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=3, help="noise of the synthetic timelines")
     parser.add_argument("--skip-synthetic", action="store_true", help="real timelines only (spike 2.5x, 20 posts/h)")
     parser.add_argument("--without-sustained", action="store_true", help="the rules before sustained_shift")
+    parser.add_argument("--compare", metavar="REV", help="run everything twice: first with sustained_shift as at "
+                        "git revision REV, then as now (the rest of the code as now)")
     args = parser.parse_args()
-    sustained = not args.without_sustained
     with tempfile.TemporaryDirectory() as tmp:
-        ours = None if args.skip_synthetic else evaluate_synthetic(Path(tmp), args.seed, sustained)
-        setting = ours["spike_setting"] if ours else (2.5, 20)
-        print(f"real timelines (our rules{'' if sustained else ' without sustained_shift'}; spike rule at "
-              f"spike_height {setting[0]}, min {setting[1]} posts/h, the setting picked on the synthetic timelines); "
-              "minutes after onset:")
-        make = lambda d, w: rules_config(d, w, sustained=sustained)  # noqa: E731
-        extra = [{"name": "sustained", "detector": "sustained_shift", "bucket": "15m"}] if sustained else []
-        rows = (timelines_real.evaluate_airlines(Path(tmp), make, setting)
-                + timelines_real.evaluate_crisislex(Path(tmp), make, setting)
-                + timelines_real.evaluate_scenarios(Path(tmp), extra, setting))
-        timelines_real.print_table(rows)
-        print(summarise(rows))
+        before = None
+        if args.compare:
+            use_sustained_from(args.compare)
+            before = run_all(Path(tmp) / "before", args, f" with sustained_shift as at {args.compare}")
+            registry.unregister("detectors", "sustained_shift")
+            print()
+        ours, rows = run_all(Path(tmp) / "now", args, " with sustained_shift as now" if args.compare else "")
+    if before and before[0]:
+        print(f"before ({args.compare}): {synthetic_line(before[0])}")
+    if before:
+        print("before (" + args.compare + "):\n" + summarise(before[1]))
+        print("now:\n" + summarise(rows))
     if ours:
-        print(f"median_delay_buckets={ours['delay']} recall={ours['recall']:.2f} "
-              f"false_alarms_per_week={ours['fa']:.2f} baseline_false_alarms_per_week={ours['baseline_fa']:.2f}")
+        print(synthetic_line(ours))
 
 
 if __name__ == "__main__":
