@@ -26,17 +26,32 @@ z 6 and opened orange incidents), while as a log-normal a 27x rise against an un
 cycle is a ~3-sigma event and a burst of a few hundred times out of silence still alerts.
 Once the baseline is learned the factor is ~1 and this is the over-dispersed Poisson test.
 
-**Combining.** The rule reports the strongest (signal, span) whose count also passes
-``min_count``, ``min_ratio`` and ``min_excess``, with its z converted to a family-wise
-z by Bonferroni over the ``m`` pairs tested: ``z' = Φ⁻¹(1 − m·(1 − Φ(z)))``. So testing
-8 pairs costs ~0.5 of z at the blue threshold; nothing is summed across spans or signals
-(negative posts are part of all posts: their evidence is not independent).
+**Every change point: a CUSUM.** Spans catch a wave whose start lies near one of them; one
+that began ten hours ago is diluted by the night in the 24 h sum. Per signal, Page's CUSUM
+(``alerts.cusum``) over the longest span tests every change point in it at once for a rise
+to ``cusum_ratio`` (2: a doubling) times the seasonal expectation fitted on the history
+before that span, with the hourly dispersion of that history (quasi-likelihood). Rises
+below ``(ρ − 1)/ln ρ`` (1.44x) drift it back to zero, so an ordinary busy day does not
+accumulate. Its false-alarm rate per bucket is at most ``e^{−S}`` (Lorden's bound), the same
+currency as the span tests' tails. It runs on a learned baseline only (``learning`` of
+history before the span): it has no term for an unknown daily cycle.
+
+**Combining: Simes.** The span tests and CUSUMs of both signals are one family. Their
+p-values are combined by Simes' procedure, ``p = min_i m·p_(i)/i``, valid for positively
+dependent tests (nested sums of the same counts, negative posts inside all posts: Sarkar
+1998), and turned back into a z. When one test carries the evidence this is Bonferroni
+(``m·p``, as before); when several agree, as every span and both signals do in a wave, it
+costs far less: eight tests at p each give p, not 8p. Tests that miss ``min_count``,
+``min_ratio`` or ``min_excess`` count as p = 1. The reported rise is the test with the
+smallest p. Nothing is summed across signals (negative posts are part of all posts).
 
 **Levels.** From the family-wise z and the thresholds, with one rule about what a level
-means: a rise that passes the blue threshold over a span of ``yellow_after`` (3 h) or more
-has lasted hours and is credible after the correction for everything tested, which is what
-a warning (yellow) is for; a rise seen in the last hour only stays blue until it lasts. Its
-score is then raised to the yellow threshold, so the incident's composite level agrees.
+means: a rise that passes the blue threshold on the tests of ``yellow_after`` (3 h) or longer
+alone (span tests of that span or more, CUSUM runs that long; Simes over the whole family
+with the shorter tests at p = 1) has lasted hours and is credible after the correction for
+everything tested, which is what a warning (yellow) is for; a rise seen in the last hour
+only stays blue until it lasts. Its score is then raised to the yellow threshold, so the
+incident's composite level agrees.
 """
 
 from __future__ import annotations
@@ -48,7 +63,7 @@ from statistics import NormalDist
 
 import numpy as np
 from pydantic import Field, field_validator
-from scipy.special import gammainc, ndtri
+from scipy.special import gammainc, log_ndtr, ndtri
 
 from crisiswatch.core.config import RuleFilter
 from crisiswatch.core.extensions import DetectorSpec
@@ -57,6 +72,7 @@ from crisiswatch.core.schedule import parse_duration
 from crisiswatch.core.store.base import PostFilter
 
 from alerts.baseline import SeasonalModel, _rolling_sum, anscombe, fit_seasonal, mad_sd
+from alerts.cusum import poisson_cusum
 from alerts.detectors.base import (CHART_SPAN, DetectorParams, Duration, Evaluation, RuleContext,
                                    collect_evidence, describe_span, idle, scope_name)
 from alerts.learning import (DAY, PRIOR_BUCKETS, PRIOR_SHAPE, diurnal_log_variance, estimation_variance, shape_weight,
@@ -85,6 +101,9 @@ class SustainedShiftParams(DetectorParams):
     min_history: Duration = "1h"
     yellow_after: Duration | None = "3h"
     """A rise significant at blue over a span this long or longer is at least yellow (null: thresholds only)."""
+    cusum_ratio: float | None = Field(default=2.0, gt=1.0)
+    """The rise the CUSUM over the longest span is built for (a doubling: a complaint wave runs at
+    1.6-2.6x normal); it tests every change point in that span at once. Null: span tests only."""
 
     @field_validator("spans", "learning", "yellow_after")
     @classmethod
@@ -104,6 +123,14 @@ class Test:
     dispersion: float
     z: float
     eligible: bool
+    kind: str = "span"
+    """"span": the sum of the last ``span`` buckets; "cusum": the CUSUM's run, ``span`` buckets long."""
+    log_p: float | None = None
+    """Log of the test's false-alarm probability per bucket (default: the upper tail of ``z``)."""
+
+    @property
+    def log_tail(self) -> float:
+        return float(log_ndtr(-self.z)) if self.log_p is None else self.log_p
 
 
 def deviance_z(observed: float, expected: float, dispersion: float) -> float:
@@ -143,6 +170,31 @@ def familywise(z: float, tests: int) -> float:
     if p * tests < 1e-12:  # far tail: Φ⁻¹ loses precision; the tail's own asymptotics
         return math.sqrt(max(0.0, z * z - 2 * math.log(tests)))
     return NormalDist().inv_cdf(max(1e-300, 1 - min(0.5, p * tests)))
+
+
+def z_of_log_tail(log_p: float) -> float:
+    """The z whose upper normal tail is ``exp(log_p)``; past double precision, the tail's asymptotics
+    (``ln p ≈ −z²/2 − ln(z·√(2π))``)."""
+    if log_p >= math.log(0.5):
+        return 0.0
+    if log_p > -700:
+        return float(-ndtri(math.exp(log_p)))
+    z = math.sqrt(-2 * log_p)
+    for _ in range(4):
+        z = math.sqrt(max(1.0, -2 * log_p - math.log(2 * math.pi) - 2 * math.log(z)))
+    return z
+
+
+def simes_log_tail(log_tails: list[float], tests: int) -> float:
+    """Log of Simes' combined p-value ``min_i m·p_(i)/i`` over ``tests`` tests, of which
+    ``log_tails`` are the ones that may count (the others count as p = 1). Valid when the tests
+    are positively dependent, as nested sums of the same counts are (Sarkar 1998); it equals
+    Bonferroni when one test carries the evidence and is far less strict when several do, as
+    every span and both signals do in a wave."""
+    ordered = sorted(log_tails)
+    if not ordered or tests < 1:
+        return 0.0
+    return min(0.0, min(lp + math.log(tests / (i + 1)) for i, lp in enumerate(ordered)))
 
 
 def span_test(counts: np.ndarray, start: datetime, bucket: timedelta, span: int, learning: timedelta,
@@ -187,6 +239,37 @@ def span_test(counts: np.ndarray, start: datetime, bucket: timedelta, span: int,
     return Test(signal, span, obs, expected, linear + math.expm1(log_variance) * expected, z, eligible)
 
 
+def cusum_test(counts: np.ndarray, start: datetime, bucket: timedelta, window: int, learning: timedelta,
+               signal: str, ratio: float, min_count: int, min_ratio: float, min_excess: float) -> Test | None:
+    """The CUSUM (``alerts.cusum``) of the last ``window`` buckets for a rise to ``ratio`` times
+    normal, against the seasonal model fitted on the history before the window (the window's own
+    rise never enters its baseline). Only on a learned baseline (history of ``learning`` or more):
+    it has no term for an unknown daily cycle, which the span tests carry for a new watchlist."""
+    history, observed = counts[:-window], counts[-window:]
+    known = ~np.isnan(history)
+    buckets = int(known.sum())
+    if buckets * bucket < max(learning, DAY) or np.isnan(observed).any():
+        return None
+    days = buckets * bucket / DAY
+    level = (PRIOR_SHAPE + float(np.nansum(history))) / (PRIOR_BUCKETS + buckets)
+    model = fit_seasonal(history, start, bucket)
+    expected = shrink_slots(model.expected_range(start + len(history) * bucket, window), level, days)
+    hour = max(1, round(timedelta(hours=1) / bucket))
+    sums = _rolling_sum(history, hour)
+    exp_sums = _rolling_sum(model.expected_range(start, len(history)), hour)
+    with np.errstate(invalid="ignore"):
+        sigma = mad_sd(anscombe(sums) - anscombe(exp_sums))
+    dispersion = (1.0 if np.isnan(sigma) else max(1.0, sigma * sigma)) * (1 + estimation_variance(days))
+    run = poisson_cusum(observed, expected, ratio, dispersion)
+    if run.length == 0:
+        return Test(signal, 0, 0.0, 0.0, dispersion, 0.0, False, "cusum", 0.0)
+    obs, exp = run.observed, max(run.expected, 1e-6)
+    eligible = obs >= min_count and obs >= min_ratio * exp and obs - exp >= min_excess
+    # Lorden: the CUSUM crosses S at most once every e^S buckets under no change (alerts.cusum)
+    log_p = -run.statistic
+    return Test(signal, run.length, obs, exp, dispersion, z_of_log_tail(log_p), eligible, "cusum", log_p)
+
+
 def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
     """Strongest persistent rise over the configured spans, in all posts and in ``part``."""
     params, bucket, end = ctx.params, ctx.bucket, ctx.bucket_end
@@ -217,18 +300,26 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
                              params.min_excess, model)
             if test is not None:
                 tests.append(test)
+        if params.cusum_ratio is not None and n > spans[-1]:
+            test = cusum_test(counts, start, bucket, spans[-1], learning, name, params.cusum_ratio,
+                              ctx.rule.min_count, params.min_ratio, params.min_excess)
+            if test is not None:
+                tests.append(test)
     history = end - first
     learning_note = f" (baseline still learning: {history.total_seconds() / 3600:.0f} h of history)" \
         if history < learning else ""
     if not tests:
         return [idle(ctx, title="not enough history yet" + learning_note)]
     eligible = [t for t in tests if t.eligible]
-    best = max(eligible or tests, key=lambda t: t.z)
-    score = familywise(best.z, len(tests))
+    best = min(eligible or [t for t in tests if t.span > 0] or tests, key=lambda t: t.log_tail)
+    # one family: Simes over every (signal, span) test and the CUSUMs; tests that miss min_count,
+    # min_ratio or min_excess count as p = 1 (module docstring)
+    score = z_of_log_tail(simes_log_tail([t.log_tail for t in (eligible or tests)], len(tests)))
     level = rule_level(score, ctx.thresholds) if eligible else None
-    if level is not None and params.yellow_after is not None and level.rank < Level.yellow.rank and any(
-            t.span * bucket >= parse_duration(params.yellow_after)
-            and familywise(t.z, len(tests)) >= ctx.thresholds.get(Level.blue, math.inf) for t in eligible):
+    long_enough = [t.log_tail for t in eligible
+                   if params.yellow_after is not None and t.span * bucket >= parse_duration(params.yellow_after)]
+    if level is not None and level.rank < Level.yellow.rank and long_enough and z_of_log_tail(
+            simes_log_tail(long_enough, len(tests))) >= ctx.thresholds.get(Level.blue, math.inf):
         # significant over hours: a sustained, credible rise (module docstring); the score says so
         # too, because an incident's level comes from the scores of its rules (alerts.severity)
         level, score = Level.yellow, max(score, ctx.thresholds.get(Level.yellow, score))
@@ -244,7 +335,7 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
                                 title=title, window_start=end - span_td,
                                 filter=flt.narrow(since=end - span_td, until=end))
     evaluation.evidence["spans"] = [
-        {"signal": t.signal, "span": describe_span(t.span * bucket), "observed": t.observed,
+        {"signal": t.signal, "test": t.kind, "span": describe_span(t.span * bucket), "observed": t.observed,
          "expected": round(t.expected, 2), "phi": round(t.dispersion, 2),
          "z": round(t.z, 2)} for t in tests]
     evaluation.evidence["learning"] = bool(learning_note)

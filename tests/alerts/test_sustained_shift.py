@@ -12,7 +12,8 @@ from crisiswatch.core.config import parse_config
 from crisiswatch.core.model import Enrichment, Level, Post
 from crisiswatch.core.store.sqlite import SqliteStore
 
-from alerts.detectors.sustained_shift import deviance_z, familywise
+from alerts.cusum import poisson_cusum
+from alerts.detectors.sustained_shift import deviance_z, familywise, simes_log_tail, z_of_log_tail
 from alerts.engine import run_rules
 from alerts.learning import DEFAULT_LEARNING, learning_states
 from alerts.series import SeriesCache
@@ -54,13 +55,13 @@ def poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def config(tmp_path, watchlists=("air",)):  # noqa: ANN001, ANN201
+def config(tmp_path, watchlists=("air",), params: str = ""):  # noqa: ANN001, ANN201
     names = ", ".join(f"{{name: {w}, terms: [{w}]}}" for w in watchlists)
     return parse_config(f"""
 data_dir: {tmp_path}
 watchlists: [{names}]
 rules:
-  - {{name: sustained, detector: sustained_shift, bucket: 15m}}
+  - {{name: sustained, detector: sustained_shift, bucket: 15m{', params: ' + params if params else ''}}}
   - {{name: volume, detector: volume_spike, bucket: 15m, min_count: 8}}
 alerting: {{outbox_dir: {tmp_path}/outbox}}
 """, "test.yaml")
@@ -156,3 +157,49 @@ def test_familywise_correction_and_deviance():
     assert abs(familywise(40.0, 8) - math.sqrt(1600 - 2 * math.log(8))) < 1e-6
     assert deviance_z(20, 10, 1.0) > 0 > deviance_z(5, 10, 1.0)
     assert deviance_z(20, 10, 4.0) == pytest.approx(deviance_z(20, 10, 1.0) / 2)
+
+
+def test_a_doubling_that_began_at_night_is_flagged_and_the_cusum_is_no_later_than_the_spans(store, tmp_path):
+    """Negative posts double from 03:00, a change point no span lines up with for hours: the CUSUM
+    tests every change point at once and reports the run since the rise."""
+    onset = START + timedelta(days=6, hours=3)
+    write(store, START, onset + timedelta(hours=12), peak=6, wave=(onset, 2.0), seed=7)
+    times = steps(onset, 12, timedelta(minutes=30))
+    with_cusum, ev = fired_at(store, config(tmp_path), times)
+    without, _ = fired_at(store, config(tmp_path, params="{cusum_ratio: null}"), times)
+    assert with_cusum is not None, "negative posts doubled for 12 hours and nothing was flagged"
+    assert without is None or with_cusum <= without, (with_cusum, without)
+    cusums = [s for s in ev.evidence["spans"] if s["test"] == "cusum"]
+    assert cusums and max(s["observed"] / s["expected"] for s in cusums) > 1.5, cusums
+
+
+def test_poisson_cusum_finds_the_change_point_and_stays_low_without_one():
+    expected = [4.0] * 60
+    quiet = [4, 3, 5, 4, 6, 2, 4, 5, 3, 4] * 6
+    assert poisson_cusum(quiet, expected, 2.0).statistic < 3
+    risen = quiet[:40] + [8, 9, 7, 8, 10, 6, 8, 9, 8, 7, 8, 9, 7, 8, 10, 6, 8, 9, 8, 7]
+    run = poisson_cusum(risen, expected, 2.0)
+    assert 17 <= run.length <= 23 and run.observed > 1.8 * run.expected
+    assert run.statistic > 20
+    # over-dispersed counts: the same rise is weaker evidence
+    assert poisson_cusum(risen, expected, 2.0, dispersion=3.0).statistic < run.statistic / 2.5
+    with pytest.raises(ValueError, match="rise"):
+        poisson_cusum(risen, expected, 0.8)
+
+
+def test_simes_is_bonferroni_for_one_test_and_milder_when_many_agree():
+    one = [math.log(1e-5)] + [0.0] * 7
+    assert simes_log_tail(one, 8) == pytest.approx(math.log(8e-5))
+    agree = [math.log(1e-5)] * 8
+    assert simes_log_tail(agree, 8) == pytest.approx(math.log(1e-5))
+    assert simes_log_tail([], 8) == 0.0
+    assert z_of_log_tail(math.log(0.5 * math.erfc(4 / math.sqrt(2)))) == pytest.approx(4.0, abs=1e-6)
+    assert z_of_log_tail(-5000.0) == pytest.approx(math.sqrt(2 * 5000 - math.log(2 * math.pi * 2 * 5000)), rel=1e-3)
+
+
+def test_a_cusum_ratio_that_is_not_a_rise_is_a_config_error_naming_the_rule(tmp_path):
+    from crisiswatch.core.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, params="{cusum_ratio: 0.8}")
+    assert "rule 'sustained' (sustained_shift): params.cusum_ratio: Input should be greater than 1" in str(caught.value)
