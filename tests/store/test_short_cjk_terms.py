@@ -145,3 +145,31 @@ def test_short_latin_terms_still_match_inside_words(tmp_path: Path) -> None:
     assert {p.id for p in store.search(PostFilter(text="ev"))} == {"reddit:1", "reddit:2"}
     assert {p.id for p in store.search(PostFilter(text="ev 召回"))} == {"reddit:2"}
     assert {p.id for p in store.search(PostFilter(text="ev OR 天"))} == {"reddit:1", "reddit:2", "weibo:3"}
+
+
+@pytest.mark.parametrize("walk", [3, 40, 20_000])
+def test_newest_first_pages_and_histograms_match_a_full_sort(tmp_path: Path, monkeypatch, walk: int) -> None:
+    """The explorer's page of a frequent term comes from a walk over the newest posts, and its
+    histogram from the matches' times; both must equal the plain answer, ties in time included."""
+    from datetime import timedelta
+
+    from crisiswatch.core.store import sqlite as sqlite_store
+    from tests.store.contract import T0
+
+    monkeypatch.setattr(sqlite_store, "NEWEST_SCAN", walk)
+    rng = random.Random(11)
+    posts = [post(f"{n:03d}", rng.choice(["召回 食物", "天气", "recall food", "食物"]), minutes=n // 3,
+                  source=rng.choice(["weibo", "reddit"])) for n in range(240)]  # three posts per minute
+    store = SqliteStore(tmp_path / "s.db")
+    store.upsert_posts(posts)
+    window = {"since": T0, "until": T0 + timedelta(minutes=70)}
+    for query in ("食物", "召回", "recall OR 天气", "食物 -召回"):
+        flt = PostFilter(text=query, **window)
+        expected = sorted((p for p in posts if p.id in _expect(posts, query) and p.created_at < window["until"]),
+                          key=lambda p: (-p.created_at.timestamp(), p.id))
+        for limit in (1, 5, 50):
+            assert [p.id for p in store.search(flt, limit=limit)] == [p.id for p in expected[:limit]], (query, limit)
+        buckets = store.count_by_bucket(flt, T0, window["until"], timedelta(minutes=10))
+        assert [b.count for b in buckets] == [
+            sum(1 for p in expected if b.start <= p.created_at < b.start + timedelta(minutes=10)) for b in buckets]
+        assert store.count_posts(flt) == len(expected)

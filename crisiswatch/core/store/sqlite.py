@@ -61,6 +61,8 @@ FTS_AUTOMERGE = 8
 fewer, larger merges during ingest for a handful more segments to read per search."""
 POOL_MIN = 4_000
 """Posts needing terms in one call from which worker processes are worth starting."""
+NEWEST_SCAN = 20_000
+"""Newest posts of a window walked for a newest-first page before sorting every match instead."""
 _MAX_VARS = 900
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -95,6 +97,8 @@ CREATE INDEX IF NOT EXISTS posts_source ON posts (source, created_us);
 CREATE INDEX IF NOT EXISTS posts_sentiment ON posts (sentiment, created_us);
 CREATE INDEX IF NOT EXISTS posts_language ON posts (language, created_us);
 CREATE INDEX IF NOT EXISTS posts_unenriched ON posts (created_us) WHERE enriched_us IS NULL;
+CREATE INDEX IF NOT EXISTS posts_lookup ON posts (  -- added by schema 5, see _Where.text_driven
+    pk, created_us, source, language, sentiment, emotion, category, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
     title, text, content='posts', content_rowid='pk', tokenize='trigram', columnsize=0);
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_grams USING fts5(  -- CJK characters and pairs (added by schema 5)
@@ -206,6 +210,10 @@ class _Where:
     def __init__(self, flt: PostFilter | None, extra: Sequence[str] = ()):
         self.clauses: list[str] = list(extra)
         self.params: list[Any] = []
+        self.text_driven = False
+        self.time_sql, self.time_params = "1", []
+        self._narrowed = flt is not None and any(
+            v is not None for v in (flt.sources, flt.languages, flt.sentiments, flt.watchlists))
         if flt is not None:
             self._build(flt)
 
@@ -231,6 +239,8 @@ class _Where:
         if until is not None:
             self.clauses.append("p.created_us < ?")
             self.params.append(until)
+        self.time_sql = " AND ".join(self.clauses[len(self.clauses) - (since is not None) - (until is not None):]) or "1"
+        self.time_params = list(self.params)
         self._in("p.source", f.sources)
         self._in("p.language", f.languages)
         self._in("p.sentiment", f.sentiments)
@@ -264,6 +274,21 @@ class _Where:
             sql, params = _text_sql(node)
             self.clauses.append(sql)
             self.params.extend(params)
+            self.text_driven = _pk_set(node) is not None and not self._narrowed
+
+    @property
+    def source(self) -> str:
+        """``posts p``, read through ``posts_lookup`` when the text drives the query.
+
+        With only a time window beside an indexed text query, SQLite starts from the text's
+        matches (right: they are usually far fewer than the window's posts) and looks each up
+        in the posts table, whose rows hold the whole post: at 32,000 matches that lookup was
+        most of the explorer's time. ``posts_lookup`` holds, per pk, the columns the explorer
+        filters and sorts on, a few dozen bytes instead of a post, so the same lookups read a
+        fraction of the pages. SQLite ranks a rowid lookup above any index, hence INDEXED BY.
+        With a source, language, sentiment or watchlist filter SQLite's own choice (that
+        filter's index) is kept."""
+        return "posts p INDEXED BY posts_lookup" if self.text_driven else "posts p"
 
 
 # ---- text queries: the syntax tree of crisiswatch.core.store.query as SQL ------------------
@@ -334,30 +359,49 @@ def _contains_sql(term: Term) -> tuple[str, list[Any]]:
     return " OR ".join(ors), params
 
 
-def _term_sql(term: Term) -> tuple[str, list[Any]]:
-    """A term whose script variants need different indexes (a two-character Simplified form
-    of a three-character Traditional one): one index lookup per index, else the scan."""
-    tables: dict[str, list[str]] = {}
-    for variant in script_variants(term.text):
-        table = _index_of(variant)
-        if table is None:
-            return _contains_sql(term)
-        tables.setdefault(table, []).append(_fts_phrase(variant))
-    parts, params = [], []
-    for table, phrases in tables.items():
-        expr = " OR ".join(phrases)
-        parts.append(_match_sql(table))
-        params.append(f"({term.field} : ({expr}))" if term.field else f"({expr})")
-    return " OR ".join(f"({p})" for p in parts), params
+def _pk_set(node: Node) -> tuple[str, list[Any]] | None:
+    """The posts the node matches as one SELECT of their pks answered by the full-text indexes
+    alone (MATCHes joined by UNION, INTERSECT and EXCEPT), or None when a part needs the rows
+    (labels, short non-CJK terms, a NOT with nothing positive beside it). A whole query as
+    one set lets SQLite start from the matches and look up only those posts."""
+    whole = _one_index(node)
+    if whole is not None:
+        return f"SELECT rowid FROM {whole[0]} WHERE {whole[0]} MATCH ?", [whole[1]]
+    if isinstance(node, Term):
+        tables: dict[str, list[str]] = {}
+        for variant in script_variants(node.text):
+            table = _index_of(variant)
+            if table is None:
+                return None
+            tables.setdefault(table, []).append(_fts_phrase(variant))
+        parts = [(f"SELECT rowid FROM {t} WHERE {t} MATCH ?",
+                  [f"({node.field} : ({' OR '.join(v)}))" if node.field else f"({' OR '.join(v)})"])
+                 for t, v in tables.items()]
+        return " UNION ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps]
+    if isinstance(node, Or):
+        parts = [_pk_set(item) for item in node.items]
+        if None in parts:
+            return None
+        return (" UNION ".join(f"SELECT * FROM ({sql})" for sql, _ in parts),  # type: ignore[misc]
+                [p for _, ps in parts for p in ps])  # type: ignore[misc]
+    if isinstance(node, And):
+        positive = [_pk_set(item) for item in node.items if not isinstance(item, Not)]
+        negative = [_pk_set(item.item) for item in node.items if isinstance(item, Not)]
+        if not positive or None in positive or None in negative:
+            return None
+        sql = " INTERSECT ".join(f"SELECT * FROM ({s})" for s, _ in positive)  # type: ignore[misc]
+        sql += "".join(f" EXCEPT SELECT * FROM ({s})" for s, _ in negative)  # type: ignore[misc]
+        return sql, [p for _, ps in [*positive, *negative] for p in ps]  # type: ignore[misc]
+    return None
 
 
 def _text_sql(node: Node) -> tuple[str, list[Any]]:
     """An SQL condition over ``posts p`` selecting the posts the query tree matches."""
-    whole = _one_index(node)
-    if whole is not None:
-        return _match_sql(whole[0]), [whole[1]]
+    found = _pk_set(node)
+    if found is not None:
+        return f"p.pk IN ({found[0]})", found[1]
     if isinstance(node, Term):
-        return _term_sql(node)
+        return _contains_sql(node)
     if isinstance(node, Label):
         if node.field == "watchlist":
             return "p.pk IN (SELECT pk FROM post_watchlists WHERE watchlist = ?)", [node.value]
@@ -368,18 +412,10 @@ def _text_sql(node: Node) -> tuple[str, list[Any]]:
     joiner = " AND " if isinstance(node, And) else " OR "
     parts: list[str] = []
     params: list[Any] = []
-    grouped: list[Node] = []
-    for table in _INDEXES:  # the items one index answers, in one MATCH
-        items = [item for item in node.items if item not in grouped and _fts(item, table) is not None]
-        if len(items) > 1:
-            parts.append(_match_sql(table))
-            params.append("(" + joiner.join(_fts(item, table) for item in items) + ")")  # type: ignore[misc]
-            grouped.extend(items)
     for item in node.items:
-        if item not in grouped:
-            sql, item_params = _text_sql(item)
-            parts.append(sql)
-            params.extend(item_params)
+        sql, item_params = _text_sql(item)
+        parts.append(sql)
+        params.extend(item_params)
     return joiner.join(f"({p})" for p in parts), params
 
 
@@ -852,7 +888,8 @@ class SqliteStore(Store):
     @_guarded
     def count_posts(self, filter: PostFilter | None = None) -> int:
         where = _Where(filter)
-        return self._read().execute(f"SELECT count(*) FROM posts p WHERE {where.sql}", where.params).fetchone()[0]
+        return self._read().execute(f"SELECT count(*) FROM {where.source} WHERE {where.sql}",
+                                    where.params).fetchone()[0]
 
     @_guarded
     def count_by_bucket(self, filter: PostFilter, start: datetime, end: datetime, size: timedelta) -> list[Bucket]:
@@ -868,9 +905,24 @@ class SqliteStore(Store):
         if window.since < window.until:
             where = _Where(window)
             size_us = size // _MICROSECOND
-            for index, count in self._read().execute(
-                    f"SELECT (p.created_us - ?) / ? AS bucket, count(*) FROM posts p WHERE {where.sql}"
-                    " GROUP BY bucket", [to_us(start), size_us, *where.params]):
+            if where.text_driven:  # the matches' times, from the lookup index, counted here (no sort)
+                first = to_us(start)
+                tally = Counter((created - first) // size_us for (created,) in self._read().execute(
+                    f"SELECT p.created_us FROM {where.source} WHERE {where.sql}", where.params))
+                rows = iter(tally.items())
+            elif window.watchlists is not None or window.text is not None:
+                # rows found from a watchlist's list of posts or the text: group those
+                sql = f"SELECT (p.created_us - ?) / ? AS bucket, count(*) FROM posts p WHERE {where.sql} GROUP BY bucket"
+                rows = self._read().execute(sql, [to_us(start), size_us, *where.params])
+            else:
+                # One count per bucket over its own time range: each is a slice of a time-ordered
+                # index, where GROUP BY over a whole week (a million posts) sorted every row first.
+                # (Not with a list of posts to test, which each bucket's count might walk again.)
+                sql = ("WITH RECURSIVE b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k + 1 < ?)"
+                       f" SELECT k, (SELECT count(*) FROM posts p WHERE p.created_us >= ? + k * ?"
+                       f" AND p.created_us < ? + (k + 1) * ? AND {where.sql}) FROM b")
+                rows = self._read().execute(sql, [n, to_us(start), size_us, to_us(start), size_us, *where.params])
+            for index, count in rows:
                 if 0 <= index < n:
                     counts[index] = count
         return [Bucket(start=start + k * size, count=counts[k]) for k in range(n)]
@@ -932,10 +984,42 @@ class SqliteStore(Store):
         if order not in _ORDERS:
             raise ValueError(f"unknown order '{order}': use one of {', '.join(_ORDERS)}")
         where = _Where(filter)
-        rows = self._read().execute(
-            f"SELECT p.doc, p.title, p.text FROM posts p WHERE {where.sql} ORDER BY {_ORDERS[order]} LIMIT ?",
-            [*where.params, limit])
+        if where.text_driven and order == "-created_at" and filter.until is not None:
+            found = self._newest_first(where, limit)
+            if found is not None:
+                return found
+        if where.text_driven and order in ("created_at", "-created_at"):
+            # The page's pks first, sorted from the slim lookup index, then only those posts read.
+            rows = self._read().execute(
+                f"SELECT p.doc, p.title, p.text FROM posts p WHERE p.pk IN (SELECT p.pk FROM {where.source}"
+                f" WHERE {where.sql} ORDER BY {_ORDERS[order]} LIMIT ?) ORDER BY {_ORDERS[order]}",
+                [*where.params, limit])
+        else:
+            rows = self._read().execute(
+                f"SELECT p.doc, p.title, p.text FROM posts p WHERE {where.sql} ORDER BY {_ORDERS[order]} LIMIT ?",
+                [*where.params, limit])
         return [self._post(*row) for row in rows]
+
+    def _newest_first(self, where: _Where, limit: int) -> list[Post] | None:
+        """The newest matches, found by walking the newest ``NEWEST_SCAN`` posts of the window
+        (time index, backwards) and testing each against the text's matches: a page of a
+        frequent term is among the newest few hundred posts, where sorting every match (90,000
+        for 赔 in a week of a million) costs more than the page. None when the walk does not fill
+        the page (a rare term), so the caller sorts the matches instead. Only posts newer than
+        the walk's oldest are taken, so posts sharing a time are never split by the walk."""
+        conn = self._read()
+        edge = conn.execute(f"SELECT created_us FROM (SELECT p.created_us FROM posts p INDEXED BY posts_created"
+                            f" WHERE {where.time_sql} ORDER BY p.created_us DESC LIMIT ?) ORDER BY created_us LIMIT 1",
+                            [*where.time_params, NEWEST_SCAN]).fetchone()
+        if edge is None:
+            return []
+        rows = conn.execute(
+            f"SELECT p.created_us, p.doc, p.title, p.text FROM posts p INDEXED BY posts_created"
+            f" WHERE p.created_us > ? AND {where.sql} ORDER BY p.created_us DESC, p.id LIMIT ?",
+            [edge[0], *where.params, limit]).fetchall()
+        if len(rows) < limit:
+            return None
+        return [self._post(doc, title, text) for _, doc, title, text in rows]
 
     @_guarded
     def iter_posts(self, filter: PostFilter | None = None, batch_size: int = 1000) -> Iterator[Post]:
