@@ -203,8 +203,9 @@ def test_three_platforms_crawl_in_parallel_on_both_workers_then_enrich_and_alert
     assert {ti["hostname"] for ti in crawl_tis} == {"worker-1", "worker-2"}
     latest_start = max(ti["start_date"] for ti in crawl_tis)
     assert all(ti["end_date"] > latest_start for ti in crawl_tis)  # all three were running at once
-    enrich_runs = finished(cluster, "enrich", started, run_type="asset_triggered")
-    assert enrich_runs
+    # the notification can come before the scheduler has marked the enrich run itself a success
+    enrich_runs = wait_for("an asset-triggered enrich run to succeed",
+                           lambda: finished(cluster, "enrich", started, run_type="asset_triggered"), cluster)
     batches = [ti for run in enrich_runs for ti in cluster.task_instances("enrich", run["dag_run_id"])
                if ti["task_id"] == "enrich_batch"]
     assert batches and {ti["queue"] for ti in batches} == {"nlp"}
@@ -243,7 +244,11 @@ def test_a_killed_worker_loses_nothing_its_crawl_and_enrichment_are_retried_on_t
     for retry in (crawl_retry, enrich_retry):
         [ti] = [ti for ti in cluster.task_instances(retry["dag_id"], retry["dag_run_id"])
                 if (ti["task_id"], ti["map_index"]) == (retry["task_id"], retry["map_index"])]
-        assert (ti["state"], ti["try_number"], ti["hostname"]) == ("success", retry["try_number"], retry["hostname"])
+        assert ti["state"] == "success" and ti["try_number"] >= retry["try_number"], ti
+        if ti["try_number"] == retry["try_number"]:
+            assert ti["hostname"] == retry["hostname"], ti
+        # a later try: the retry was itself on the worker killed next (the crawl's second page still
+        # hanging on worker-2 when enrichment was killed there); it ran again and nothing was lost
     assert_wave_complete(world, "beta")
     newest_mastodon = max((p for p in world.scenario.posts if p.source == "mastodon"
                            and p.created_at <= world.wave_ends[1]), key=lambda p: int(p.id.split(":")[1]))
