@@ -28,6 +28,7 @@ STATE_KEY = accounts_doc.STATE_KEY
 PREFIX = "cw_"
 DEFAULT_NAME = "default"
 TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+TOKEN_ID = re.compile(r"[0-9a-f]{8}")
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=730)
 DEFAULT_RATE = 120
@@ -37,6 +38,16 @@ RATE_WINDOW = timedelta(minutes=1)
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def chosen(entries: dict, which: str | None) -> list:
+    """Keys of the token ``entries`` that ``which`` names: all of them for None, else the one
+    whose id it is, else those with that name (a name may look like an id: ``3fa9c2d1``; the id
+    wins, so one command never ends two tokens)."""
+    if which is None:
+        return list(entries)
+    by_id = [k for k, t in entries.items() if t.get("id") == which]
+    return by_id or [k for k, t in entries.items() if t.get("name", DEFAULT_NAME) == which]
 
 
 class TokenRefused(Exception):
@@ -73,9 +84,9 @@ class Tokens:
         """A new token for ``user`` named ``name``; the only time it is readable. A token of that
         user with that name is replaced (rotation). KeyError for an unknown user (checked in the
         same write that adds the token), ValueError for a name, lifetime or rate out of bounds."""
-        if not TOKEN_NAME.fullmatch(name) or name == "all":
+        if not TOKEN_NAME.fullmatch(name) or name == "all" or TOKEN_ID.fullmatch(name):
             raise ValueError("a token name is 1-40 letters, digits or . _ - (starting with a letter or digit; "
-                             "not 'all', which --revoke reads as every token)")
+                             "not 'all', which --revoke reads as every token, nor 8 hex digits, which read as an id)")
         if not timedelta(minutes=1) <= lifetime <= MAX_LIFETIME:
             raise ValueError(f"a token lives between 1 minute and {MAX_LIFETIME.days} days")
         if not 1 <= rate_per_minute <= 100_000:
@@ -104,10 +115,8 @@ class Tokens:
 
         def drop(doc: dict) -> str | None:
             gone.clear()
-            for h, t in list(doc["tokens"].items()):
-                if t["user"] == user and (which is None or which in (t.get("name", DEFAULT_NAME), t.get("id"))):
-                    gone[h] = self._info(t)
-                    del doc["tokens"][h]
+            for h in chosen({h: t for h, t in doc["tokens"].items() if t["user"] == user}, which):
+                gone[h] = self._info(doc["tokens"].pop(h))
             if not gone:
                 return None
             return f"revoked API token{'s' * (len(gone) > 1)} of {user}: " + ", ".join(
@@ -134,7 +143,8 @@ class Tokens:
 
     def get(self, user: str, name: str | None = None) -> TokenInfo | None:
         """``user``'s token called ``name`` (or id); without a name their newest."""
-        found = [i for i in self.list(user) if name is None or name in (i.name, i.id)]
+        mine = self.list(user)
+        found = [mine[k] for k in chosen(dict(enumerate({"id": i.id, "name": i.name} for i in mine)), name)]
         return max(found, key=lambda i: i.created_at) if found else None
 
     def authenticate(self, token: str, now: datetime | None = None) -> User:

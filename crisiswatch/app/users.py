@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from crisiswatch.app.accounts import Accounts
+from crisiswatch.app.console import ratelimit
 from crisiswatch.core.model import utc_now
 from crisiswatch.core.store.base import Store
 
@@ -96,18 +97,21 @@ class Users:
     def remove(self, name: str, by: str = "system", source: str = "cli") -> bool:
         """Remove the user and their API tokens (one write: no token outlives its account)."""
         removed: list[bool] = []
+        tokens: list[str] = []
 
         def remove(users: dict[str, User], doc: dict) -> str | None:
             removed[:] = [name in users]
             if name not in users:
                 return None
             del users[name]
-            tokens = [h for h, t in doc["tokens"].items() if t["user"] == name]
+            tokens[:] = [h for h, t in doc["tokens"].items() if t["user"] == name]
             for h in tokens:
                 del doc["tokens"][h]
             return f"removed user {name}" + (f" and their {len(tokens)} API token{'s' * (len(tokens) != 1)}"
                                              if tokens else "")
         self._change(remove, by, source, "user_removed")
+        for h in tokens:  # the tokens' request counters go with them
+            ratelimit.clear(self.store, f"api:{h}")
         return bool(removed and removed[0])
 
     def set_password(self, name: str, password: str, by: str = "system", source: str = "cli") -> None:

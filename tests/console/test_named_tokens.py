@@ -66,6 +66,35 @@ def test_a_new_token_under_a_name_the_user_has_replaces_it(store):
             tokens.create("mei", name=bad)
 
 
+def test_a_name_that_reads_as_an_id_is_refused_and_an_id_names_one_token(store):
+    """Ids are 8 hex digits: such a name would make ``--revoke 3fa9c2d1`` end two tokens. New names
+    like that are refused; in a store that already has one, the id wins."""
+    tokens = Tokens(store)
+    with pytest.raises(ValueError, match="id"):
+        tokens.create("mei", name="3fa9c2d1")
+    tokens.create("mei", name="ci")
+    ci_id = tokens.get("mei", "ci").id
+    tokens.create("mei", name="deploy")
+
+    def rename(doc: dict) -> str:  # a token named as ci's id, written before names were checked
+        next(t for t in doc["tokens"].values() if t["name"] == "deploy")["name"] = ci_id
+        return "rename"
+    tokens.accounts.change(rename, actor="test", source="cli", kind="token_created")
+    assert tokens.get("mei", ci_id).name == "ci"
+    assert [t.name for t in tokens.revoke("mei", ci_id)] == ["ci"]
+    assert [t.name for t in tokens.list("mei")] == [ci_id]
+
+
+def test_removing_a_user_also_drops_their_tokens_request_counters(store):
+    tokens = Tokens(store)
+    token = tokens.create("mei", name="ci")
+    tokens.authenticate(token)
+    key = f"ratelimit:api:{digest(token)}"
+    assert store.get_state(key) is not None
+    Users(store).remove("mei", by="ops-lead")
+    assert store.get_state(key) is None
+
+
 def test_each_change_is_one_atomic_write_with_its_audit_record(tmp_path):
     class CountingStore(SqliteStore):
         writes: list[str] = []

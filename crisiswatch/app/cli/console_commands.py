@@ -37,10 +37,10 @@ def users_add(name: str, role: Annotated[str, typer.Option("--role", help="viewe
     from crisiswatch.app.users import UserError, Users
 
     cfg = config_or_exit(config)
-    actor_or_account(by)  # refuse a bad --by before asking for a password
+    actor = actor_or_account(by)  # refuse a bad --by before asking for a password
     with store_or_exit(cfg) as store:
         try:
-            user = Users(store).add(name, role, _password(), by=actor_or_account(by))
+            user = Users(store).add(name, role, _password(), by=actor)
         except UserError as exc:
             raise fail(str(exc)) from None
     console.print(f"user {user.name} added ({user.role})", highlight=False, markup=False)
@@ -138,8 +138,6 @@ def users_token(name: Annotated[Optional[str], typer.Argument(help="The user (om
         for info in gone:
             console.print(f"API token '{info.name}' ({info.id}) of {name} revoked", highlight=False, markup=False)
         return
-    if token_name == "all":
-        raise fail("'all' is not a token name (--revoke all ends every token of a user)")
     try:
         lifetime = parse_duration(expires)
     except ValueError as exc:
