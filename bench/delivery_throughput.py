@@ -111,6 +111,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 store, config = build(Path(tmp), port, args.notifications)
                 receiver.received.clear()
+                receiver.attempts.clear()
                 start = time.perf_counter()
                 sent = paths[name](store, config)
                 elapsed = time.perf_counter() - start

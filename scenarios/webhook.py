@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 IDEMPOTENCY_HEADER = "x-crisiswatch-idempotency-key"
+"""``alerts.notify.IDEMPOTENCY_HEADER`` as the receiver keys it (lower case); written out here
+because a component (``scenarios``) imports only the core, not another component."""
 
 
 @dataclass
