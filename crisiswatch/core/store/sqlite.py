@@ -12,6 +12,11 @@ Layout (one file, WAL journal so readers never wait for the crawler or enricher)
   (``crisiswatch.core.store.cjk_grams``): query terms of one or two CJK characters (召回, 天),
   which trigrams cannot answer, are index lookups too. Only other short terms ("EV", "5G")
   fall back to ``instr`` over the rows the other conditions leave.
+* ``post_hours`` keeps, per hour of ``created_us``, the lowest and highest pk of the posts
+  written for it. A text query over a time window asks the full-text indexes only for the
+  pks posts of that window can have (``rowid BETWEEN``): posts arrive roughly in time order,
+  so a day's query reads about a day of each term's matches instead of every match in the
+  store. A superset, never pruned (a deleted or moved post leaves its hour's range as it was).
 * ``post_watchlists`` (watchlist, created time, post) answers the detectors' most common
   question, "how many posts of watchlist W in this window", from one covering index.
 * ``posts.terms`` holds the post's terms (``crisiswatch.core.text.extract_terms``) as a JSON
@@ -49,7 +54,7 @@ from crisiswatch.core.store.cjk_grams import gram_row, is_gram_term
 from crisiswatch.core.store.query import And, Label, Node, Not, Or, Term, parse_query, script_variants
 from crisiswatch.core.text import extract_terms
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BATCH = 20_000
 """Posts taken from the caller's iterable at a time."""
 WRITE_CHUNK = 5_000
@@ -63,6 +68,8 @@ POOL_MIN = 4_000
 """Posts needing terms in one call from which worker processes are worth starting."""
 NEWEST_SCAN = 20_000
 """Newest posts of a window walked for a newest-first page before sorting every match instead."""
+HOUR_US = 3_600_000_000
+"""``post_hours`` buckets: an hour in microseconds (``created_us // HOUR_US``, floored)."""
 _MAX_VARS = 900
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -110,6 +117,8 @@ CREATE TABLE IF NOT EXISTS post_watchlists (
     PRIMARY KEY (watchlist, created_us, pk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS post_watchlists_pk ON post_watchlists (pk);
+CREATE TABLE IF NOT EXISTS post_hours (  -- the pk range of each hour's posts (added by schema 6)
+    hour INTEGER PRIMARY KEY, min_pk INTEGER NOT NULL, max_pk INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (
     source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_us INTEGER NOT NULL,
     PRIMARY KEY (source, key));
@@ -266,12 +275,12 @@ class _Where:
                     self.params.append(until)
                 self.clauses.append(f"p.pk IN (SELECT pk FROM post_watchlists WHERE {' AND '.join(sub)})")
         if f.text is not None:
-            self._text(f.text)
+            self._text(f.text, _window_rowids(since, until))
 
-    def _text(self, query: str) -> None:
+    def _text(self, query: str, window: _Rowids) -> None:
         node = parse_query(query)
         if node is not None:
-            sql, params = _text_sql(node)
+            sql, params = _text_sql(node, window)
             self.clauses.append(sql)
             self.params.extend(params)
             self.text_driven = _pk_set(node) is not None and not self._narrowed
@@ -304,6 +313,34 @@ first that accepts it; one or two non-CJK characters, such as "EV", to neither).
 
 def _match_sql(table: str) -> str:
     return f"p.pk IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
+
+
+_Rowids = tuple[str, list[Any]] | None
+"""`` AND rowid BETWEEN …`` for a full-text MATCH, with its parameters: the pks that posts of
+the query's time window can have; None without a window."""
+
+
+def _window_rowids(since: int | None, until: int | None) -> _Rowids:
+    """The pk range of the window's hours in ``post_hours``. Both ends are NULL when no post
+    was written for those hours, and the MATCH then finds nothing, as the window holds nothing."""
+    if since is None and until is None:
+        return None
+    hours, params = [], []
+    if since is not None:
+        hours.append("hour >= ?")
+        params.append(since // HOUR_US)
+    if until is not None:
+        hours.append("hour <= ?")
+        params.append((until - 1) // HOUR_US)  # until is exclusive
+    where = " AND ".join(hours)
+    return (f" AND rowid BETWEEN (SELECT min(min_pk) FROM post_hours WHERE {where})"
+            f" AND (SELECT max(max_pk) FROM post_hours WHERE {where})", params * 2)
+
+
+def _match(table: str, expr: str, window: _Rowids) -> tuple[str, list[Any]]:
+    """The pks whose row of ``table`` matches ``expr``, within the window's pk range."""
+    bound, params = window or ("", [])
+    return f"SELECT rowid FROM {table} WHERE {table} MATCH ?{bound}", [expr, *params]
 
 
 def _index_of(variant: str) -> str | None:
@@ -359,14 +396,17 @@ def _contains_sql(term: Term) -> tuple[str, list[Any]]:
     return " OR ".join(ors), params
 
 
-def _pk_set(node: Node) -> tuple[str, list[Any]] | None:
+def _pk_set(node: Node, window: _Rowids = None) -> tuple[str, list[Any]] | None:
     """The posts the node matches as one SELECT of their pks answered by the full-text indexes
     alone (MATCHes joined by UNION, INTERSECT and EXCEPT), or None when a part needs the rows
     (labels, short non-CJK terms, a NOT with nothing positive beside it). A whole query as
-    one set lets SQLite start from the matches and look up only those posts."""
+    one set lets SQLite start from the matches and look up only those posts. With a
+    ``window`` (``_window_rowids``) each MATCH keeps to the pks the window's posts can have:
+    the set then differs from the plain one only by posts outside the window, which the
+    caller's time condition leaves out anyway."""
     whole = _one_index(node)
     if whole is not None:
-        return f"SELECT rowid FROM {whole[0]} WHERE {whole[0]} MATCH ?", [whole[1]]
+        return _match(whole[0], whole[1], window)
     if isinstance(node, Term):
         tables: dict[str, list[str]] = {}
         for variant in script_variants(node.text):
@@ -374,19 +414,18 @@ def _pk_set(node: Node) -> tuple[str, list[Any]] | None:
             if table is None:
                 return None
             tables.setdefault(table, []).append(_fts_phrase(variant))
-        parts = [(f"SELECT rowid FROM {t} WHERE {t} MATCH ?",
-                  [f"({node.field} : ({' OR '.join(v)}))" if node.field else f"({' OR '.join(v)})"])
+        parts = [_match(t, f"({node.field} : ({' OR '.join(v)}))" if node.field else f"({' OR '.join(v)})", window)
                  for t, v in tables.items()]
         return " UNION ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps]
     if isinstance(node, Or):
-        parts = [_pk_set(item) for item in node.items]
+        parts = [_pk_set(item, window) for item in node.items]
         if None in parts:
             return None
         return (" UNION ".join(f"SELECT * FROM ({sql})" for sql, _ in parts),  # type: ignore[misc]
                 [p for _, ps in parts for p in ps])  # type: ignore[misc]
     if isinstance(node, And):
-        positive = [_pk_set(item) for item in node.items if not isinstance(item, Not)]
-        negative = [_pk_set(item.item) for item in node.items if isinstance(item, Not)]
+        positive = [_pk_set(item, window) for item in node.items if not isinstance(item, Not)]
+        negative = [_pk_set(item.item, window) for item in node.items if isinstance(item, Not)]
         if not positive or None in positive or None in negative:
             return None
         sql = " INTERSECT ".join(f"SELECT * FROM ({s})" for s, _ in positive)  # type: ignore[misc]
@@ -395,9 +434,10 @@ def _pk_set(node: Node) -> tuple[str, list[Any]] | None:
     return None
 
 
-def _text_sql(node: Node) -> tuple[str, list[Any]]:
-    """An SQL condition over ``posts p`` selecting the posts the query tree matches."""
-    found = _pk_set(node)
+def _text_sql(node: Node, window: _Rowids = None) -> tuple[str, list[Any]]:
+    """An SQL condition over ``posts p`` selecting the posts the query tree matches among the
+    posts of the time window whose pk range ``window`` gives (``_window_rowids``; None: all)."""
+    found = _pk_set(node, window)
     if found is not None:
         return f"p.pk IN ({found[0]})", found[1]
     if isinstance(node, Term):
@@ -407,13 +447,13 @@ def _text_sql(node: Node) -> tuple[str, list[Any]]:
             return "p.pk IN (SELECT pk FROM post_watchlists WHERE watchlist = ?)", [node.value]
         return f"{_LABEL_COLUMNS[node.field]} IS ?", [node.value]  # IS: a missing label is not NULL under NOT
     if isinstance(node, Not):
-        sql, params = _text_sql(node.item)
+        sql, params = _text_sql(node.item, window)
         return f"NOT ({sql})", params
     joiner = " AND " if isinstance(node, And) else " OR "
     parts: list[str] = []
     params: list[Any] = []
     for item in node.items:
-        sql, item_params = _text_sql(item)
+        sql, item_params = _text_sql(item, window)
         parts.append(sql)
         params.extend(item_params)
     return joiner.join(f"({p})" for p in parts), params
@@ -544,6 +584,9 @@ class SqliteStore(Store):
             version = 4
         if version == 4:
             self._migrate_to_5(conn)
+            version = 5
+        if version == 5:
+            self._migrate_to_6(conn)
         elif version < SCHEMA_VERSION:
             raise StoreError(f"SQLite store {self.path}: created by a development build of crisiswatch "
                              f"(schema {version}); move it away and ingest its posts again")
@@ -627,6 +670,25 @@ class SqliteStore(Store):
                     conn.executemany("INSERT INTO posts_grams (rowid, title, text) VALUES (?, ?, ?)",
                                      [row for row in (gram_row(*r) for r in rows) if row is not None])
                 conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _migrate_to_6(conn: sqlite3.Connection) -> None:
+        """Schema 6 adds ``post_hours`` (each hour's pk range, see the module's docstring), filled
+        here from every stored post (about a second per million posts)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            if version == "5":  # another process may have migrated while we waited
+                conn.execute("DELETE FROM post_hours")
+                conn.execute(f"INSERT INTO post_hours (hour, min_pk, max_pk) SELECT (created_us - ((created_us %"
+                             f" {HOUR_US}) + {HOUR_US}) % {HOUR_US}) / {HOUR_US} AS hour, min(pk), max(pk)"
+                             " FROM posts GROUP BY hour")  # the hour floored, as Python's // does
+                conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -751,6 +813,7 @@ class SqliteStore(Store):
             gram_deletes: list[tuple[int, str, str] | None] = []
             gram_inserts: list[tuple[int, str, str] | None] = []
             replaced: list[int] = []
+            hours: dict[int, list[int]] = {}
             for post in unique:
                 created = to_us(post.created_at)
                 doc = post.model_dump_json(exclude={"title", "text"}, exclude_none=True)
@@ -775,6 +838,7 @@ class SqliteStore(Store):
                         fts_inserts.append((pk, post.title, post.text))
                         gram_deletes.append(gram_row(pk, old[1], old[2]))
                         gram_inserts.append(gram_row(pk, post.title, post.text))
+                hours.setdefault(created // HOUR_US, []).append(pk)
                 for name in dict.fromkeys(post.watchlists):
                     watch_rows.append((name, created, pk))
             for part in _chunks(replaced):
@@ -795,6 +859,9 @@ class SqliteStore(Store):
             _write_grams(conn, gram_deletes, gram_inserts)
             conn.executemany("INSERT OR IGNORE INTO post_watchlists (watchlist, created_us, pk) VALUES (?,?,?)",
                              watch_rows)
+            conn.executemany("INSERT INTO post_hours (hour, min_pk, max_pk) VALUES (?, ?, ?) ON CONFLICT (hour) DO"
+                             " UPDATE SET min_pk = min(min_pk, excluded.min_pk), max_pk = max(max_pk, excluded.max_pk)",
+                             [(hour, min(pks), max(pks)) for hour, pks in hours.items()])
         return WriteResult(written=len(unique))
 
     @staticmethod
@@ -905,14 +972,12 @@ class SqliteStore(Store):
         if window.since < window.until:
             where = _Where(window)
             size_us = size // _MICROSECOND
-            if where.text_driven:  # the matches' times, from the lookup index, counted here (no sort)
-                first = to_us(start)
-                tally = Counter((created - first) // size_us for (created,) in self._read().execute(
-                    f"SELECT p.created_us FROM {where.source} WHERE {where.sql}", where.params))
-                rows = iter(tally.items())
-            elif window.watchlists is not None or window.text is not None:
-                # rows found from a watchlist's list of posts or the text: group those
-                sql = f"SELECT (p.created_us - ?) / ? AS bucket, count(*) FROM posts p WHERE {where.sql} GROUP BY bucket"
+            if window.watchlists is not None or window.text is not None:
+                # rows found from a watchlist's list of posts or the text (each match's time from
+                # the slim lookup index when the text drives the query): group those. Grouped by
+                # SQLite, not counted in Python: 18% less time for 赔's 89,000 matches in a week.
+                sql = (f"SELECT (p.created_us - ?) / ? AS bucket, count(*) FROM {where.source} WHERE {where.sql}"
+                       " GROUP BY bucket")
                 rows = self._read().execute(sql, [to_us(start), size_us, *where.params])
             else:
                 # One count per bucket over its own time range: each is a slice of a time-ordered
@@ -985,7 +1050,7 @@ class SqliteStore(Store):
             raise ValueError(f"unknown order '{order}': use one of {', '.join(_ORDERS)}")
         where = _Where(filter)
         if where.text_driven and order == "-created_at" and filter.until is not None:
-            found = self._newest_first(where, limit)
+            found = self._newest_first(filter, where, limit)
             if found is not None:
                 return found
         if where.text_driven and order in ("created_at", "-created_at"):
@@ -1000,23 +1065,25 @@ class SqliteStore(Store):
                 [*where.params, limit])
         return [self._post(*row) for row in rows]
 
-    def _newest_first(self, where: _Where, limit: int) -> list[Post] | None:
+    def _newest_first(self, filter: PostFilter, where: _Where, limit: int) -> list[Post] | None:
         """The newest matches, found by walking the newest ``NEWEST_SCAN`` posts of the window
         (time index, backwards) and testing each against the text's matches: a page of a
         frequent term is among the newest few hundred posts, where sorting every match (90,000
         for 赔 in a week of a million) costs more than the page. None when the walk does not fill
         the page (a rare term), so the caller sorts the matches instead. Only posts newer than
-        the walk's oldest are taken, so posts sharing a time are never split by the walk."""
+        the walk's oldest are taken, so posts sharing a time are never split by the walk; the
+        text is read for that part of the window only (its pk range, ``post_hours``), not for
+        the whole window's matches."""
         conn = self._read()
         edge = conn.execute(f"SELECT created_us FROM (SELECT p.created_us FROM posts p INDEXED BY posts_created"
                             f" WHERE {where.time_sql} ORDER BY p.created_us DESC LIMIT ?) ORDER BY created_us LIMIT 1",
                             [*where.time_params, NEWEST_SCAN]).fetchone()
         if edge is None:
             return []
+        walk = _Where(filter.narrow(since=from_us(edge[0] + 1)))
         rows = conn.execute(
             f"SELECT p.created_us, p.doc, p.title, p.text FROM posts p INDEXED BY posts_created"
-            f" WHERE p.created_us > ? AND {where.sql} ORDER BY p.created_us DESC, p.id LIMIT ?",
-            [edge[0], *where.params, limit]).fetchall()
+            f" WHERE {walk.sql} ORDER BY p.created_us DESC, p.id LIMIT ?", [*walk.params, limit]).fetchall()
         if len(rows) < limit:
             return None
         return [self._post(doc, title, text) for _, doc, title, text in rows]
