@@ -11,8 +11,9 @@ import time
 import pytest
 
 from crisiswatch.app.console.app import create_app
+from crisiswatch.core import signing
 from tests.alerts.helpers import free_port
-from tests.console.conftest import PASSWORD, make_crisis
+from tests.console.conftest import PASSWORD, SECRET, make_crisis
 
 CHROMIUM = "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[console]')")
@@ -116,6 +117,10 @@ def test_a_viewer_cannot_act_forged_links_and_forms_without_csrf_fail_and_posts_
 
     page.goto(crisis.ack_link()[:-4] + "AAAA")  # forged
     assert "not valid" in page.locator("main").inner_text()
+    expired = signing.sign_action(SECRET.encode(), incident.id, "acknowledge", "hook", 60, now=time.time() - 3600)
+    page.goto(f"{base}/a/{incident.id}/{expired}")
+    assert "expired" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="Acknowledge").count() == 0
 
     log_in(page, base, "vic")
     page.goto(f"{base}/incidents/{incident.id}")

@@ -29,7 +29,11 @@ def test_overview_explorer_export_and_quality(served, browser, screen):  # noqa:
     crisis, base = served
     context = browser.new_context(viewport=screen, is_mobile=screen is PHONE)
     page = context.new_page()
+    page.goto(f"{base}/login")
+    fits(page, screen)
     log_in(page, base, "mei")
+    assert page.get_by_role("link", name=crisis.incident.title[:20]).first.is_visible()  # the incident list
+    fits(page, screen)
 
     page.goto(f"{base}/?at={quote(AT.isoformat())}")
     level = crisis.store.get_incident(crisis.incident.id).level.value

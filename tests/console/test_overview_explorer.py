@@ -168,3 +168,19 @@ def test_a_post_with_script_renders_inert_in_the_explorer(client, crisis):
     html = client.get("/explore", params={"q": "alert(1)"}).text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
     assert 'href="javascript:' not in html
+
+
+def test_the_platform_filter_keeps_the_posts_of_that_platforms_sources(client, crisis):
+    login(client, "vic")
+    sources = lambda html: set(re.findall(r"<small>[\d: -]+UTC · (\w+) ·", html))  # noqa: E731
+    rss = client.get("/explore", params={"platform": "rss"}).text
+    assert sources(rss) == {"news"}  # the source named news is the rss platform's
+    from crisiswatch.core.store.base import PostFilter
+    total = int(re.search(r'<strong class="total">([\d,]+)</strong>', rss).group(1).replace(",", ""))
+    assert total == crisis.store.count_posts(PostFilter(sources=("news",))) > 0
+    both = client.get("/explore", params={"platform": "weibo", "source": "weibo"}).text
+    assert sources(both) == {"weibo"}
+    assert "No posts match" in client.get("/explore", params={"platform": "weibo", "source": "news"}).text
+    assert "No posts match" in client.get("/explore", params={"platform": "myspace"}).text
+    rows = list(csv.DictReader(io.StringIO(client.get("/explore/export.csv", params={"platform": "rss"}).text)))
+    assert len(rows) == total and {r["source"] for r in rows} == {"news"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -44,8 +44,11 @@ def parse_when(value: str, now: datetime) -> datetime | None:
         raise BadFilter(str(exc)) from None
 
 
-def build_filter(params: dict[str, str], now: datetime) -> PostFilter:
-    """The PostFilter of the explorer's form; raises QueryError / BadFilter for what it cannot read."""
+def build_filter(params: dict[str, str], now: datetime,
+                 platforms: Mapping[str, Sequence[str]] | None = None) -> PostFilter:
+    """The PostFilter of the explorer's form; raises QueryError / BadFilter for what it cannot read.
+    ``platforms`` (platform: its configured sources) reads the platform filter as those sources,
+    within the source filter when both are given."""
     q = params.get("q", "")
     parse_query(q)  # the error (with its position) before any query runs
     fields: dict[str, Any] = {}
@@ -53,6 +56,10 @@ def build_filter(params: dict[str, str], now: datetime) -> PostFilter:
         value = params.get(name, "").strip()
         if value:
             fields[name + "s"] = (value,)
+    platform = params.get("platform", "").strip()
+    if platform:
+        sources = tuple((platforms or {}).get(platform, ()))
+        fields["sources"] = tuple(s for s in sources if s in fields["sources"]) if "sources" in fields else sources
     since, until = parse_when(params.get("since", ""), now), parse_when(params.get("until", ""), now)
     if since and until and since >= until:
         raise BadFilter("'since' must be before 'until'")
@@ -113,11 +120,15 @@ def canonical(task: str, label: str, categories: list[str]) -> str | None:
 def register(app: FastAPI, config: Config, store: Store, page: Callable[..., HTMLResponse],
              require: Callable[..., Any], check_csrf: Callable[..., None]) -> None:
     categories = sorted(label_sets.category_descriptions(config.models.categories))
-    options = {"source": [s.name for s in config.sources], "watchlist": [w.name for w in config.watchlists],
+    platforms: dict[str, list[str]] = {}
+    for source in config.sources:
+        platforms.setdefault(source.platform, []).append(source.name)
+    options = {"source": [s.name for s in config.sources], "platform": sorted(platforms),
+               "watchlist": [w.name for w in config.watchlists],
                "sentiment": label_sets.SENTIMENTS, "emotion": label_sets.EMOTIONS, "category": categories}
 
     def form_params(request: Request) -> dict[str, str]:
-        return {k: request.query_params.get(k, "") for k in ("q", *FILTERS, "since", "until")}
+        return {k: request.query_params.get(k, "") for k in ("q", *FILTERS, "platform", "since", "until")}
 
     @app.get("/explore", response_class=HTMLResponse)
     def explore(request: Request, page_arg: str = Query("1", alias="page"), done: str = "") -> HTMLResponse:
@@ -129,7 +140,7 @@ def register(app: FastAPI, config: Config, store: Store, page: Callable[..., HTM
                                    "tasks": TASKS, "done": done, "page_no": page_no, "can_label": user.can("responder")}
         now = utc_now()
         try:
-            flt = build_filter(params, now)
+            flt = build_filter(params, now, platforms)
             chart = histogram_of(store, flt, now)
             total = chart[2] if chart else 0
             found = store.search(flt, limit=page_no * PAGE_SIZE)[(page_no - 1) * PAGE_SIZE:] if total else []
@@ -155,7 +166,7 @@ def register(app: FastAPI, config: Config, store: Store, page: Callable[..., HTM
         if fmt not in ("csv", "jsonl"):
             return page(request, "message.html", 404, title="Unknown format", detail="export as csv or jsonl")
         try:
-            flt = build_filter(form_params(request), utc_now())
+            flt = build_filter(form_params(request), utc_now(), platforms)
         except (QueryError, BadFilter, ValueError) as exc:
             return page(request, "message.html", 400, title="Cannot export", detail=str(exc))
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
