@@ -1,7 +1,7 @@
 """Throughput of the full enrichment on the CPU, against a naive baseline.
 
 Usage: .venv/bin/python bench/nlp_throughput.py [--posts 2000] [--naive-posts 150] [--threads 2]
-                                                [--workload real|seeds] [--batch-size 256]
+                                                [--workload real|seeds] [--batch-size 256] [--encoder int8]
 
 Prints first the CPU it runs on (model name, the SIMD flags that matter: avx2, avx512*,
 avx512_bf16/amx, vnni; from ``lscpu``) and the load average, because these machines differ
@@ -18,7 +18,11 @@ encoder pass sorted by length and batched, sentiment + emotion + category heads 
 VADER and emoticon features, topic assignment to a BERTopic model fitted beforehand on 600
 other posts of the same kind, near-duplicate groups, store writes):
 
-* ours: the default config (on CPUs without native bfloat16: the int8 ONNX encoder);
+* ours: the default config (on CPUs without native bfloat16: the int8 ONNX encoder; ``--encoder
+  int8`` makes ``dtype: auto`` resolve so on any CPU, to measure that path on a bfloat16 CPU);
+* ours before: the same encoder object cutting its batches as it did before (fixed 32 rows
+  instead of a padded-token budget), so the gain of the batching is measured in the same run
+  (``--no-before`` leaves it out; only when the default encoder is the int8 one);
 * float32: the same with ``embeddings.dtype: float32`` (the torch float encoder);
 * naive baseline, same models: a transformers ``pipeline`` called once per post per task
   (feature extraction with the float32 encoder, then the same head), plus language detection
@@ -99,8 +103,22 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="chunks on which ours and float32 take turns")
     parser.add_argument("--workload", choices=("real", "seeds"), default="real" if DATASETS.is_dir() else "seeds")
     parser.add_argument("--batch-size", type=int, default=256, help="posts per enrich_batch call (enrich_store's default)")
+    parser.add_argument("--no-before", action="store_true", help="leave out the int8 encoder with 32-row batches")
+    parser.add_argument("--encoder", choices=("auto", "int8"), default="auto",
+                        help="int8: 'dtype: auto' resolves as on a CPU without native bfloat16 (the int8 ONNX "
+                             "encoder of AVX2-only CPUs), whatever this CPU is")
     args = parser.parse_args()
     print(cpu_description(), flush=True)
+    if args.encoder == "int8":
+        import torch
+
+        from nlp import encoder as encoder_module
+
+        resolve = encoder_module.pick_dtype
+        encoder_module.pick_dtype = lambda requested, device: (torch.float32 if requested == "auto" and device == "cpu"
+                                                               else resolve(requested, device))
+        print("--encoder int8: dtype auto resolves as on a CPU without native bfloat16 (int8 ONNX encoder); "
+              "this CPU's own speed for that path, not an AVX2-only CPU's", flush=True)
 
     import tempfile
 
@@ -132,6 +150,10 @@ def main() -> int:
     float_models = default_models.model_copy(update={"embeddings": ModelSpec(model=registry.BUILTIN_ENCODER,
                                                                              dtype="float32")})
     runs = {"ours (default)": default_models, "float32 encoder": float_models}
+    our_encoder = registry.encoder_for(default_models.embeddings)
+    before = "ours, 32-row batches (before)"
+    if hasattr(our_encoder, "token_budget") and not args.no_before:
+        runs = {"ours (default)": default_models, before: default_models, "float32 encoder": float_models}
     configs = {label: Config(data_dir=tempfile.mkdtemp(prefix="cw-bench-"), models=models)
                for label, models in runs.items()}
     # what happened before: the crawler stored the posts, maintenance fitted a topic model (on our
@@ -145,8 +167,8 @@ def main() -> int:
         stores[label].upsert_posts(posts)
         topic_model.save(topics_dir(config))
     encoder_seconds = {"total": 0.0}
-    our_encoder = registry.encoder_for(default_models.embeddings)
     encode = our_encoder.encode
+    budget = getattr(our_encoder, "token_budget", None)
 
     def timed_encode(texts):  # how much of our time is the encoder pass (the rest: everything else)
         began = time.perf_counter()
@@ -169,6 +191,8 @@ def main() -> int:
                 shutil.copytree(topics_dir(config), topics_dir(warm))
                 enrich(posts[:8], warm)
             our_encoder.encode = timed_encode if label == "ours (default)" else encode
+            if hasattr(our_encoder, "token_budget"):
+                our_encoder.token_budget = None if label == before else budget
             began = time.perf_counter()
             for first in range(start, min(start + chunk, len(posts)), args.batch_size):
                 enrich_batch(stores[label], posts[first:min(first + args.batch_size, start + chunk)], config)
@@ -183,6 +207,8 @@ def main() -> int:
         print(f"{label}: {len(posts)} posts in {elapsed[label]:.1f} s ({len(posts) / elapsed[label]:.1f} posts/s), "
               f"encoder {results[label][0].models.get('embeddings')}", flush=True)
     our_encoder.encode = encode
+    if hasattr(our_encoder, "token_budget"):
+        our_encoder.token_budget = budget
     share = encoder_seconds["total"] / elapsed["ours (default)"]
     print(f"ours: encoder pass {share:.0%} of the time ({len(posts) / encoder_seconds['total']:.1f} posts/s alone), "
           f"everything else {1 - share:.0%}")
@@ -192,6 +218,11 @@ def main() -> int:
     same = {task: np.mean([getattr(a, task) == getattr(b, task) for a, b in zip(ours, floats)])
             for task in ("sentiment", "emotion", "category")}
     print("same label as float32: " + " ".join(f"{task} {share:.3f}" for task, share in same.items()))
+    before_per_s = len(posts) / elapsed[before] if before in elapsed else None
+    if before_per_s:
+        print(f"ours vs ours with 32-row batches (before), same run: {posts_per_s / before_per_s:.2f}x; same label: "
+              + " ".join(f"{task} {np.mean([getattr(a, task) == getattr(b, task) for a, b in zip(ours, results[before])]):.3f}"
+                         for task in ("sentiment", "emotion", "category")))
 
     # naive: one pipeline call per post per task
     from transformers import pipeline
@@ -218,7 +249,8 @@ def main() -> int:
           f"{len(heads)} pipeline calls per post")
     print(f"(ours vs float32 encoder, same pipeline: {posts_per_s / float_per_s:.2f}x)")
     print(cpu_description().split("; ")[-1])
-    print(f"posts_per_s={posts_per_s:.1f} float32_posts_per_s={float_per_s:.1f} naive_posts_per_s={naive_per_s:.1f} "
+    print(f"posts_per_s={posts_per_s:.1f} " + (f"before_posts_per_s={before_per_s:.1f} " if before_per_s else "")
+          + f"float32_posts_per_s={float_per_s:.1f} naive_posts_per_s={naive_per_s:.1f} "
           f"speedup={posts_per_s / naive_per_s:.1f} peak_rss_mb={peak_rss_mb:.0f}")
     return 0
 
