@@ -10,6 +10,10 @@ draw per repeat), ``nlp.team.fit_team_head`` trains on them plus the built-in he
 (exactly what ``crisiswatch nlp train`` does with the team's labels), and the head is scored
 on the 1,000 rows. N = 0 is the built-in head. Skips cleanly without the datasets.
 Last line: ``team_labels=0:acc/f1 50:acc/f1 …`` (means over repeats).
+
+``--pool N`` draws the team's rows from a fixed random N of the other rows (fewer posts to embed
+on a busy machine); ``--encoder int8`` (default) scores with the int8 ONNX encoder whatever the
+CPU, as ``bench/nlp_quality.py`` does. Each team head's calibration temperature is printed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="0,50,200,1000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--pool", type=int, default=0, help="rows the team labels from (0: all the others)")
+    parser.add_argument("--encoder", choices=("int8", "config"), default="int8")
     args = parser.parse_args()
     if not (args.datasets / "twitter_us_airline_sentiment").is_dir():
         print(f"SKIP: {args.datasets / 'twitter_us_airline_sentiment'} not found (datasets are not part of the project)")
@@ -51,8 +57,17 @@ def main() -> int:
     scored = nlp_quality.sample(rows, 1000)
     scored_set = set(scored)
     pool = [row for row in rows if row not in scored_set]
+    if args.pool and len(pool) > args.pool:
+        pool = random.Random(7).sample(pool, args.pool)
     models = ModelsConfig(topics=False)
     encoder = registry.encoder_for(models.embeddings)
+    if args.encoder == "int8":
+        from nlp.builtin import int8_encoder
+
+        encoder = int8_encoder()
+    from cpu import cpu_description
+
+    print(cpu_description())
     texts = [model_text(clean(t)) for t, _ in scored]
     gold = [label for _, label in scored]
     emb = cached_embeddings(encoder, texts, "bench-twitter_us_airline_sentiment-negative-reasons-categories")
@@ -74,12 +89,13 @@ def main() -> int:
     pre = Pre(encoder, dict(zip(pool_texts, pool_emb)))
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        accs, f1s = [], []
+        accs, f1s, temperatures = [], [], []
         for repeat in range(args.repeats if size else 1):
             picked = random.Random(100 + repeat).sample(range(len(pool)), size) if size else []
             if size:
                 head = fit_team_head("category", pre, [pool_texts[i] for i in picked],
                                      [pool[i][1] for i in picked], base=base)
+                temperatures.append(head.info.get("temperature", 1.0))
             else:
                 head = registry.classifier_for("category", models, encoder).head
             predicted = [head.labels[i] for i in head.predict_proba(emb, texts).argmax(axis=1)]
@@ -87,7 +103,8 @@ def main() -> int:
             f1s.append(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
         results[size] = (float(np.mean(accs)), float(np.mean(f1s)))
         print(f"team labels {size:>5}: accuracy {np.mean(accs):.3f} ± {np.std(accs):.3f}  "
-              f"macro-F1 {np.mean(f1s):.3f} ± {np.std(f1s):.3f}  ({len(accs)} draws)", flush=True)
+              f"macro-F1 {np.mean(f1s):.3f} ± {np.std(f1s):.3f}  ({len(accs)} draws)"
+              + (f"  temperature {np.mean(temperatures):.3f}" if temperatures else ""), flush=True)
     print("team_labels=" + " ".join(f"{size}:{acc:.3f}/{f1:.3f}" for size, (acc, f1) in results.items()))
     return 0
 

@@ -250,3 +250,33 @@ def test_vader_stays_silent_on_other_latin_script_languages():
                           "Qué vergüenza, otra vez sin servicio y nadie responde.",
                           "The support is awful, worst service ever, I hate it."])
     assert np.all(rows[:2] == 0) and rows[2][3] < -0.3
+
+
+# ---- shipped heads: trained on the rows of both encoders; team heads calibrated ----------
+@pytest.mark.parametrize("task", ["emotion", "category"])
+def test_shipped_heads_learnt_from_float32_and_int8_rows(task):
+    """A CPU with native bfloat16 resolves ``dtype: auto`` to bfloat16, not int8; a head built
+    there once silently lost its int8 rows. The emotion and category heads must name both
+    encoders (the sentiment head is trained on float32 rows: int8 rows were measured and not
+    adopted, see the model card)."""
+    from nlp.heads import LinearHead
+    from nlp.paths import BUILTIN_HEADS_DIR
+
+    head = LinearHead.load(BUILTIN_HEADS_DIR / f"{task}.json")
+    sources = head.info.get("embeddings", [])
+    assert any(s.endswith("+onnx-int8") for s in sources) and any("+" not in s for s in sources), sources
+
+
+def test_team_heads_carry_a_calibration_temperature(tiny_config):
+    """EM prior correction reads ``info.temperature``; a team head has one like the built-in
+    heads, and a team category with a single label falls back to 1.0 instead of failing."""
+    from nlp import team
+
+    encoder = registry.encoder_for(tiny_config.models.embeddings)
+    texts = [f"flight {i} delayed again, still waiting at the gate" for i in range(12)] + \
+            [f"the app crashed {i} times when I tried to pay" for i in range(12)]
+    labels = ["delivery"] * 12 + ["technical"] * 12
+    head = team.fit_team_head("category", encoder, texts, labels)
+    assert 0.05 <= head.info["temperature"] <= 20.0
+    custom = team.fit_team_head("category", encoder, texts[:13], ["billing"] * 12 + ["refunds"])
+    assert custom.labels == ["billing", "refunds"] and custom.info["temperature"] == 1.0
