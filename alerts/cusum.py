@@ -22,6 +22,15 @@ martingale, so the CUSUM crosses ``h`` at most once every ``e^h`` buckets on ave
 (Lorden's bound on the average run length). ``e^{−S}`` is therefore a bound on the rate of
 new false alarms per bucket, the same budget the span tests' tail probabilities spend, and
 it is what is combined with them (``sustained_shift``). No threshold is fitted to data.
+
+**Shares** (``binomial_cusum``): the same recursion for ``k_t`` of ``n_t`` posts in a part
+(the negative ones) against an expected share ``p_t``, for the odds ``p/(1 − p)`` rising by
+a factor ``r`` (share ``q_t = r·p_t/(1 − p_t + r·p_t)``):
+
+    ``ℓ_t = k_t·ln(q_t/p_t) + (n_t − k_t)·ln((1 − q_t)/(1 − p_t))``.
+
+Given the totals ``n_t`` it does not depend on how the volume moved: when everything doubles
+at the usual share it stays at zero. Lorden's bound holds as above.
 """
 
 from __future__ import annotations
@@ -44,6 +53,17 @@ class CusumRun:
     """Expectation over the run."""
 
 
+def _page(gains: np.ndarray) -> tuple[float, int]:
+    """Page's recursion ``S = max(0, S + gain)``: the final ``S`` and where its current run began."""
+    s, run_start = 0.0, 0
+    for k, gain in enumerate(gains):
+        if s + gain <= 0.0:
+            s, run_start = 0.0, k + 1
+        else:
+            s += gain
+    return s, run_start
+
+
 def poisson_cusum(observed: np.ndarray, expected: np.ndarray, ratio: float, dispersion: float = 1.0) -> CusumRun:
     """Page's CUSUM of counts ``observed`` against ``expected`` for a rise to ``ratio`` times the
     expectation, on the quasi-likelihood scale (log likelihood ratios divided by ``dispersion``)."""
@@ -54,13 +74,32 @@ def poisson_cusum(observed: np.ndarray, expected: np.ndarray, ratio: float, disp
     if observed.shape != expected.shape:
         raise ValueError("observed and expected counts must have the same length")
     gains = (observed * math.log(ratio) - (ratio - 1.0) * expected) / max(dispersion, 1.0)
-    s, run_start = 0.0, 0
-    for k, gain in enumerate(gains):
-        if s + gain <= 0.0:
-            s, run_start = 0.0, k + 1
-        else:
-            s += gain
+    s, run_start = _page(gains)
     if s <= 0.0:
         return CusumRun(0.0, 0, 0.0, 0.0)
     return CusumRun(float(s), len(observed) - run_start, float(observed[run_start:].sum()),
                     float(expected[run_start:].sum()))
+
+
+def binomial_cusum(part: np.ndarray, whole: np.ndarray, share: np.ndarray, odds_ratio: float,
+                   dispersion: float = 1.0) -> CusumRun:
+    """Page's CUSUM of ``part`` out of ``whole`` per bucket against the expected ``share`` of each
+    bucket, for a rise of the odds ``p/(1 − p)`` by ``odds_ratio``, on the quasi-likelihood scale.
+
+    Given the totals this is independent of how much the total grew (Poisson thinning): it sees
+    negative posts doubling while the volume hardly moves, which neither count test weighs."""
+    if odds_ratio <= 1.0:
+        raise ValueError("the CUSUM looks for a rise: odds_ratio must be above 1")
+    part, whole = np.asarray(part, dtype=float), np.asarray(whole, dtype=float)
+    p0 = np.clip(np.asarray(share, dtype=float), 1e-3, 1 - 1e-3)
+    if not part.shape == whole.shape == p0.shape:
+        raise ValueError("part, whole and share must have the same length")
+    if np.any(part > whole) or np.any(part < 0):
+        raise ValueError("part counts must lie between 0 and the whole counts")
+    p1 = odds_ratio * p0 / (1 - p0 + odds_ratio * p0)
+    gains = (part * np.log(p1 / p0) + (whole - part) * np.log((1 - p1) / (1 - p0))) / max(dispersion, 1.0)
+    s, run_start = _page(gains)
+    if s <= 0.0:
+        return CusumRun(0.0, 0, 0.0, 0.0)
+    return CusumRun(float(s), len(part) - run_start, float(part[run_start:].sum()),
+                    float((p0 * whole)[run_start:].sum()))

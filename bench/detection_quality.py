@@ -352,21 +352,22 @@ def summarise(all_rows: list[timelines_real.Row]) -> str:
     return "\n".join(out)
 
 
-def use_sustained_from(rev: str) -> None:
-    """Register ``sustained_shift`` as it was at git revision ``rev`` (the rest of the code as now),
-    so that a before/after comparison runs in one process on one machine at one load."""
+def use_detector_from(rev: str, detector: str) -> None:
+    """Register the built-in ``detector`` as it was at git revision ``rev`` (the rest of the code as
+    now), so that a before/after comparison runs in one process on one machine at one load."""
     import subprocess
     import types
 
     from crisiswatch.core import registry
 
-    source = subprocess.run(["git", "show", f"{rev}:alerts/detectors/sustained_shift.py"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
-    name = f"sustained_shift_at_{rev.replace('~', '_').replace('^', '_')}"
+    path = f"alerts/detectors/{detector}.py"
+    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout
+    name = f"{detector}_at_{rev.replace('~', '_').replace('^', '_')}"
     module = types.ModuleType(name)
     sys.modules[name] = module  # dataclasses and pydantic resolve annotations through it
-    exec(compile(source, f"{rev}:alerts/detectors/sustained_shift.py", "exec"), module.__dict__)  # noqa: S102
-    registry.register("detectors", "sustained_shift", module.SPEC)
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)  # noqa: S102
+    registry.register("detectors", detector, module.SPEC)
 
 
 def run_all(tmp: Path, args: argparse.Namespace, label: str) -> tuple[dict | None, list[timelines_real.Row]]:
@@ -399,17 +400,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3, help="noise of the synthetic timelines")
     parser.add_argument("--skip-synthetic", action="store_true", help="real timelines only (spike 2.5x, 20 posts/h)")
     parser.add_argument("--without-sustained", action="store_true", help="the rules before sustained_shift")
-    parser.add_argument("--compare", metavar="REV", help="run everything twice: first with sustained_shift as at "
+    parser.add_argument("--compare", metavar="REV", help="run everything twice: first with the --detectors as at "
                         "git revision REV, then as now (the rest of the code as now)")
+    parser.add_argument("--detectors", nargs="+", default=["sustained_shift"], metavar="NAME",
+                        help="the built-in detectors that --compare takes from REV (default: sustained_shift)")
     args = parser.parse_args()
+    swapped = ", ".join(args.detectors)
     with tempfile.TemporaryDirectory() as tmp:
         before = None
         if args.compare:
-            use_sustained_from(args.compare)
-            before = run_all(Path(tmp) / "before", args, f" with sustained_shift as at {args.compare}")
-            registry.unregister("detectors", "sustained_shift")
+            for detector in args.detectors:
+                use_detector_from(args.compare, detector)
+            before = run_all(Path(tmp) / "before", args, f" with {swapped} as at {args.compare}")
+            for detector in args.detectors:
+                registry.unregister("detectors", detector)
             print()
-        ours, rows = run_all(Path(tmp) / "now", args, " with sustained_shift as now" if args.compare else "")
+        ours, rows = run_all(Path(tmp) / "now", args, f" with {swapped} as now" if args.compare else "")
     if before and before[0]:
         print(f"before ({args.compare}): {synthetic_line(before[0])}")
     if before:

@@ -42,8 +42,8 @@ def trace(store, config, watchlist: str, times: list[datetime]) -> None:  # noqa
                 continue
             level = ev.level.value if ev.level else "-"
             pacific = t.astimezone(timelines_real.PACIFIC)
-            tests = "  ".join(f"{s['signal'][:3]}/{s['span']}: {s['observed']:g}/{s['expected']:.1f}"
-                              f" phi {s.get('phi', float('nan')):.1f} z {s['z']:.1f}"
+            tests = "  ".join(f"{s['signal'][:3]}/{'cusum ' if s.get('test') == 'cusum' else ''}{s['span']}: "
+                              f"{s['observed']:g}/{s['expected']:.1f} phi {s.get('phi', float('nan')):.1f} z {s['z']:.1f}"
                               for s in ev.evidence.get("spans", []))
             print(f"{t.astimezone(timezone.utc):%m-%d %H:%M}Z ({pacific:%a %H:%M} PT) score {ev.score:5.2f} {level:<6} {tests}")
 

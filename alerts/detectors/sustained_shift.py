@@ -36,10 +36,24 @@ accumulate. Its false-alarm rate per bucket is at most ``e^{−S}`` (Lorden's bo
 currency as the span tests' tails. It runs on a learned baseline only (``learning`` of
 history before the span): it has no term for an unknown daily cycle.
 
-**Combining: Simes.** The span tests and CUSUMs of both signals are one family. Their
-p-values are combined by Simes' procedure, ``p = min_i m·p_(i)/i``, valid for positively
-dependent tests (nested sums of the same counts, negative posts inside all posts: Sarkar
-1998), and turned back into a z. When one test carries the evidence this is Bonferroni
+**The share, given the totals.** Negative posts can double while the volume hardly moves
+(customers who were neutral turn angry): the count tests weigh that as a doubling of ~a third
+of the posts, with the dispersion of the volume. Given each bucket's total, the negative
+count is binomial, whatever the total did (Poisson thinning), so a binomial CUSUM of the
+negative posts among all posts (``alerts.cusum.binomial_cusum``, odds rising by
+``cusum_ratio``) over the longest span is a separate test that does not move when everything
+grows. The expected share per bucket is the ratio of the two seasonal models fitted on the
+history before the span, each slot shrunk toward the overall share by one pseudo-post; its
+dispersion is that of the history's hourly binomial residuals. Learned baselines only, as the
+count CUSUMs; it joins the same family ("share" in the evidence), and when it is the strongest
+test the title gives the shares ("61% of posts on 'air' are negative posts in the last 195 min
+(143 of 236), against a usual 33%").
+
+**Combining: Simes.** The span tests and CUSUMs of both signals and the share CUSUM are one
+family. Their p-values are combined by Simes' procedure, ``p = min_i m·p_(i)/i``, valid for
+positively dependent tests (nested sums of the same counts, negative posts inside all posts:
+Sarkar 1998; the share test, given the totals, is independent of the volume's and rises with
+the negative counts), and turned back into a z. When one test carries the evidence this is Bonferroni
 (``m·p``, as before); when several agree, as every span and both signals do in a wave, it
 costs far less: eight tests at p each give p, not 8p. Tests that miss ``min_count``,
 ``min_ratio`` or ``min_excess`` count as p = 1. The reported rise is the test with the
@@ -72,7 +86,7 @@ from crisiswatch.core.schedule import parse_duration
 from crisiswatch.core.store.base import PostFilter
 
 from alerts.baseline import SeasonalModel, _rolling_sum, anscombe, fit_seasonal, mad_sd
-from alerts.cusum import poisson_cusum
+from alerts.cusum import binomial_cusum, poisson_cusum
 from alerts.detectors.base import (CHART_SPAN, DetectorParams, Duration, Evaluation, RuleContext,
                                    collect_evidence, describe_span, idle, scope_name)
 from alerts.learning import (DAY, PRIOR_BUCKETS, PRIOR_SHAPE, diurnal_log_variance, estimation_variance, shape_weight,
@@ -102,8 +116,9 @@ class SustainedShiftParams(DetectorParams):
     yellow_after: Duration | None = "3h"
     """A rise significant at blue over a span this long or longer is at least yellow (null: thresholds only)."""
     cusum_ratio: float | None = Field(default=2.0, gt=1.0)
-    """The rise the CUSUM over the longest span is built for (a doubling: a complaint wave runs at
-    1.6-2.6x normal); it tests every change point in that span at once. Null: span tests only."""
+    """The rise the CUSUMs over the longest span are built for (a doubling: a complaint wave runs at
+    1.6-2.6x normal), and the rise of the odds of a post being in ``part`` the share CUSUM is built
+    for; they test every change point in that span at once. Null: span tests only."""
 
     @field_validator("spans", "learning", "yellow_after")
     @classmethod
@@ -127,6 +142,8 @@ class Test:
     """"span": the sum of the last ``span`` buckets; "cusum": the CUSUM's run, ``span`` buckets long."""
     log_p: float | None = None
     """Log of the test's false-alarm probability per bucket (default: the upper tail of ``z``)."""
+    total: float | None = None
+    """The share test only: all posts over the run, of which ``observed`` are in ``part``."""
 
     @property
     def log_tail(self) -> float:
@@ -270,6 +287,47 @@ def cusum_test(counts: np.ndarray, start: datetime, bucket: timedelta, window: i
     return Test(signal, run.length, obs, exp, dispersion, z_of_log_tail(log_p), eligible, "cusum", log_p)
 
 
+def share_test(part: np.ndarray, whole: np.ndarray, start: datetime, bucket: timedelta, window: int,
+               learning: timedelta, odds_ratio: float, min_count: int, min_ratio: float,
+               min_excess: float) -> Test | None:
+    """The binomial CUSUM (``alerts.cusum``) of ``part`` among all posts over the last ``window``
+    buckets, for the odds of a post being in ``part`` rising by ``odds_ratio``, against the share
+    each bucket's time of day had in the history before the window (ratio of the two seasonal
+    models). Given the totals it is independent of the volume tests: negative posts doubling
+    while the volume hardly moves. Learned baselines only, as ``cusum_test``."""
+    history_part, history_whole = part[:-window], whole[:-window]
+    observed_part, observed_whole = part[-window:], whole[-window:]
+    buckets = int((~np.isnan(history_whole)).sum())
+    if buckets * bucket < max(learning, DAY) or np.isnan(observed_whole).any() or np.isnan(observed_part).any():
+        return None
+    days = buckets * bucket / DAY
+    model_part, model_whole = fit_seasonal(history_part, start, bucket), fit_seasonal(history_whole, start, bucket)
+    overall = (float(np.nansum(history_part)) + 0.5) / (float(np.nansum(history_whole)) + 1.0)
+
+    def share(first: datetime, count: int) -> np.ndarray:
+        e_part = shrink_slots(model_part.expected_range(first, count), overall, days)
+        e_whole = shrink_slots(model_whole.expected_range(first, count), 1.0, days)
+        return np.clip(e_part / np.maximum(e_whole, 1e-9), 0.0, 1.0)
+
+    # over-dispersion of the share: standardised binomial residuals of the history's hourly sums
+    hour = max(1, round(timedelta(hours=1) / bucket))
+    k, m = _rolling_sum(history_part, hour), _rolling_sum(history_whole, hour)
+    p_hist = _rolling_sum(share(start, len(history_whole)) * history_whole, hour) / np.maximum(m, 1e-9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = np.where(m >= 1, (k - m * p_hist) / np.sqrt(m * np.clip(p_hist * (1 - p_hist), 1e-3, None)),
+                            np.nan)
+    sigma = mad_sd(residual)
+    dispersion = (1.0 if np.isnan(sigma) else max(1.0, sigma * sigma)) * (1 + estimation_variance(days))
+    run = binomial_cusum(observed_part, observed_whole, share(start + len(history_whole) * bucket, window),
+                         odds_ratio, dispersion)
+    if run.length == 0:
+        return Test("share", 0, 0.0, 0.0, dispersion, 0.0, False, "cusum", 0.0)
+    obs, exp = run.observed, max(run.expected, 1e-6)
+    eligible = obs >= min_count and obs >= min_ratio * exp and obs - exp >= min_excess
+    return Test("share", run.length, obs, exp, dispersion, z_of_log_tail(-run.statistic), eligible, "cusum",
+                -run.statistic, total=float(observed_whole[-run.length:].sum()))
+
+
 def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
     """Strongest persistent rise over the configured spans, in all posts and in ``part``."""
     params, bucket, end = ctx.params, ctx.bucket, ctx.bucket_end
@@ -305,6 +363,11 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
                               ctx.rule.min_count, params.min_ratio, params.min_excess)
             if test is not None:
                 tests.append(test)
+    if params.cusum_ratio is not None and "part" in series and n > spans[-1]:
+        test = share_test(series["part"], series["all"], start, bucket, spans[-1], learning, params.cusum_ratio,
+                          ctx.rule.min_count, params.min_ratio, params.min_excess)
+        if test is not None:
+            tests.append(test)
     history = end - first
     learning_note = f" (baseline still learning: {history.total_seconds() / 3600:.0f} h of history)" \
         if history < learning else ""
@@ -327,9 +390,16 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
     what = "posts" if best.signal == "all" else ("negative posts" if params.part == RuleFilter(sentiments=["negative"])
                                                  else "matching posts")
     ratio = best.observed / best.expected if best.expected > 0 else float("inf")
-    title = (f"sustained rise: {best.observed:g} {what} on {scope_name(ctx)} in the last {describe_span(span_td)}, "
-             f"{ratio:.1f}x the usual {best.expected:.1f}" + learning_note)
-    flt = signals[best.signal]
+    if best.signal == "share":
+        total = max(best.total or 0.0, 1.0)
+        title = (f"sustained rise: {best.observed / total:.0%} of posts on {scope_name(ctx)} are {what} in the last "
+                 f"{describe_span(span_td)} ({best.observed:g} of {best.total:g}), against a usual "
+                 f"{best.expected / total:.0%}" + learning_note)
+    else:
+        title = (f"sustained rise: {best.observed:g} {what} on {scope_name(ctx)} in the last {describe_span(span_td)}, "
+                 f"{ratio:.1f}x the usual {best.expected:.1f}" + learning_note)
+    signal = "part" if best.signal == "share" else best.signal  # the share test counts the part's posts
+    flt = signals[signal]
     evaluation = ctx.evaluation(observed=best.observed, baseline=best.expected,
                                 spread=math.sqrt(best.dispersion * best.expected), score=score, level=level,
                                 title=title, window_start=end - span_td,
@@ -341,7 +411,7 @@ def sustained_shift(ctx: RuleContext) -> list[Evaluation]:
     evaluation.evidence["learning"] = bool(learning_note)
     if evaluation.fired:
         evaluation.evidence.update(collect_evidence(ctx.store, evaluation.filter))
-        counts = series[best.signal]
+        counts = series[signal]
         shown = min(len(counts), max(1, int(CHART_SPAN / bucket)))
         starts = [start + (len(counts) - shown + k) * bucket for k in range(shown)]
         evaluation.series = list(zip(starts, np.nan_to_num(counts[-shown:]).tolist()))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from crisiswatch.core.config import parse_config
 from crisiswatch.core.model import Enrichment, Level, Post
 from crisiswatch.core.store.sqlite import SqliteStore
 
-from alerts.cusum import poisson_cusum
+from alerts.cusum import binomial_cusum, poisson_cusum
 from alerts.detectors.sustained_shift import deviance_z, familywise, simes_log_tail, z_of_log_tail
 from alerts.engine import run_rules
 from alerts.learning import DEFAULT_LEARNING, learning_states
@@ -26,20 +28,23 @@ def rate(t: datetime, peak: float) -> float:
 
 
 def write(store: SqliteStore, start: datetime, end: datetime, peak: float, negative: float = 0.6,
-          wave: tuple[datetime, float] | None = None, seed: int = 1, name: str = "air") -> None:
-    """Posts per 15 minutes with a daily cycle; ``wave`` = (onset, factor on negative posts)."""
+          wave: tuple[datetime, float] | None = None, seed: int = 1, name: str = "air",
+          share: tuple[datetime, float] | None = None) -> None:
+    """Posts per 15 minutes with a daily cycle; ``wave`` = (onset, factor on negative posts);
+    ``share`` = (onset, negative share from then on, the volume unchanged)."""
     rng = random.Random(seed)
     posts, enrichments, t, n = [], [], start, 0
     while t < end:
         lam = rate(t, peak)
         extra = lam * negative * (wave[1] - 1) if wave and t >= wave[0] else 0.0
+        p_negative = share[1] if share and t >= share[0] else negative
         for kind, mean in (("calm", lam), ("wave", extra)):
             for _ in range(poisson(rng, mean)):
                 n += 1
                 created = t + timedelta(seconds=rng.randint(0, 899))
                 posts.append(Post(id=f"x:{name}{n}", source="x", text=f"{name} flight", created_at=created,
                                   watchlists=[name]))
-                neg = kind == "wave" or rng.random() < negative
+                neg = kind == "wave" or rng.random() < p_negative
                 enrichments.append(Enrichment(post_id=posts[-1].id, sentiment="negative" if neg else "neutral"))
         t += timedelta(minutes=15)
     store.upsert_posts(posts)
@@ -185,6 +190,51 @@ def test_poisson_cusum_finds_the_change_point_and_stays_low_without_one():
     assert poisson_cusum(risen, expected, 2.0, dispersion=3.0).statistic < run.statistic / 2.5
     with pytest.raises(ValueError, match="rise"):
         poisson_cusum(risen, expected, 0.8)
+
+
+def test_binomial_cusum_sees_the_share_rise_and_not_the_volume():
+    whole = np.array([20.0] * 60)
+    share = np.full(60, 0.3)
+    as_usual = whole * share
+    assert binomial_cusum(as_usual, whole, share, 2.0).statistic == 0.0
+    # the same share at twice the volume (everything grows): still nothing, where the count CUSUM fires
+    assert binomial_cusum(2 * as_usual, 2 * whole, share, 2.0).statistic == 0.0
+    assert poisson_cusum(2 * as_usual, as_usual, 2.0).statistic > 20
+    # flat volume, the share goes 0.3 -> 0.6 for the last 20 buckets
+    risen = np.concatenate([as_usual[:40], np.full(20, 12.0)])
+    run = binomial_cusum(risen, whole, share, 2.0)
+    assert 18 <= run.length <= 22 and run.observed == pytest.approx(240) and run.expected == pytest.approx(120)
+    assert run.statistic > 20
+    assert binomial_cusum(risen, whole, share, 2.0, dispersion=3.0).statistic == pytest.approx(run.statistic / 3)
+    # the same rise in shares at twice the volume is twice the evidence, not a different test
+    assert binomial_cusum(2 * risen, 2 * whole, share, 2.0).statistic == pytest.approx(2 * run.statistic)
+    with pytest.raises(ValueError, match="rise"):
+        binomial_cusum(risen, whole, share, 1.0)
+    with pytest.raises(ValueError, match="same length"):
+        binomial_cusum(risen[:-1], whole, share, 2.0)
+    with pytest.raises(ValueError, match="between 0 and the whole"):
+        binomial_cusum(whole + 1, whole, share, 2.0)
+
+
+def test_a_rising_negative_share_at_flat_volume_is_flagged_as_a_share(store, tmp_path):
+    """Volume unchanged, negative posts go from 30 % to 60 % of ~80 posts an hour from 09:00: the
+    volume rule hears nothing; the share of negative posts among all of them, a test that does not
+    move when everything grows, carries the alert once it has lasted and names it."""
+    onset = START + timedelta(days=6, hours=9)
+    write(store, START, onset + timedelta(hours=4), peak=30, negative=0.3, share=(onset, 0.6), seed=3)
+    cfg = config(tmp_path)
+    cache = SeriesCache(store, persist=False, settle_override=timedelta(0))
+    fired = [(t, ev) for t in steps(onset, 3) for ev in run_rules(store, cfg, t, cache, [cfg.rule("sustained")])[0]
+             if ev.fired]
+    assert fired and fired[0][0] - onset <= timedelta(hours=2), "a doubled negative share went unnoticed for 2 h"
+    t, ev = next(((t, ev) for t, ev in fired if ev.level.rank >= Level.yellow.rank), (None, None))
+    assert t is not None, [(t, ev.level, ev.title) for t, ev in fired]
+    found = re.fullmatch(r"sustained rise: (\d+)% of posts on 'air' are negative posts in the last [\w ]+ "
+                         r"\(\d+ of \d+\), against a usual (\d+)%", ev.title)
+    assert found, ev.title
+    now, usual = map(int, found.groups())
+    assert 50 <= now <= 70 and 25 <= usual <= 36, ev.title
+    assert fired_at(store, cfg, steps(onset, 3), rule="volume")[0] is None
 
 
 def test_simes_is_bonferroni_for_one_test_and_milder_when_many_agree():

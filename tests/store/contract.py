@@ -364,6 +364,17 @@ class StoreContract:
         assert [b.count for b in buckets] == [2, 1, 0, 1]
         assert all(b.start.utcoffset() == timedelta(0) for b in buckets)
 
+    def test_many_small_buckets_count_the_same_as_few_large_ones(self, store: Store) -> None:
+        """Past some number of buckets (12 hours of 2-second buckets: 21,600) a backend may count
+        them another way; the counts must still add up to those of larger buckets."""
+        store.upsert_posts([post(f"p{k}", minutes=k * 7.3 + 0.01) for k in range(90)])
+        end = T0 + timedelta(hours=12)
+        fine = store.count_by_bucket(ANY, T0, end, timedelta(seconds=2))
+        coarse = store.count_by_bucket(ANY, T0, end, timedelta(hours=1))
+        assert len(fine) == 21_600 and sum(b.count for b in fine) == 90
+        assert [sum(b.count for b in fine[h * 1800:(h + 1) * 1800]) for h in range(12)] == [b.count for b in coarse]
+        assert fine[round((7.3 * 3 + 0.01) * 30)].count == 1  # the fourth post's bucket
+
     def test_per_watchlist_buckets_and_first_post_match_the_single_watchlist_answers(self, store: Store) -> None:
         store.upsert_posts([
             post("a", minutes=-30, watchlists=["acme"]),          # before the window: only first_post_time
