@@ -10,18 +10,21 @@ tried (``π/2/days`` on the spread, as ``sustained_shift`` does), it took the de
 scare from orange to yellow, for two fewer airline alarms (US Airways on its second morning,
 against a first morning that was the collection starting, and a 4x hour of Southwest).
 
-**The Poisson floor of the spread is Poisson noise at the expectation.** The z is
-``(A(O) − A(E))/σ`` on the Anscombe scale ``A``, ``σ`` the robust spread of past residuals,
-never below Poisson noise. That floor was 1, the Anscombe sd of a *large* Poisson count; at
-small expectations it is less (0.78 at 0.77 posts per bucket, 0.5 at 0.2), so a quiet night
-slot was judged against a noise it does not have: 9 posts against 0.77 (Poisson tail ~1e-7)
-scored 3.98, under blue, and a night-time crisis whose first bucket happened to be thin
-waited a bucket more (bench/detection_quality.py, night-co). The floor is now the exact sd
-of ``A(X)``, ``X`` Poisson of the expectation (9 against 0.77: z 5.0); from ~5 posts per
-bucket it is 1 within 2 %, so day-time and large-brand scores do not change. At the tiniest
-expectations the Anscombe scale is too skewed for that to be a z (6 against 0.13 would be
-9, orange), so a rise at the floor scores at most the exact Poisson tail ``P(X ≥ O)`` as a
-normal quantile (5.7 there), and never less than before. Considered and not taken: scoring
+**A slot's noise is that of a count of its own mean.** The z is ``(A(O) − A(E))/σ`` on the
+Anscombe scale ``A``, ``σ`` the robust spread of past residuals (never below 1), pooled over
+the day. 1 is the Anscombe sd of a *large* Poisson count; a count of small mean has less
+(0.79 at 0.77 posts per bucket, 0.47 at 0.2), so a quiet night slot was judged against a
+noise it does not have: 9 posts against 0.77 (Poisson tail ~1e-7) scored 3.98, under blue,
+and a night-time crisis whose first bucket happened to be thin waited a bucket more
+(bench/detection_quality.py, night-co). ``σ`` is read as an over-dispersion factor on the
+noise of a count of the slot's expectation, ``σ·sd(A(X))``, ``X`` Poisson of ``E`` (9
+against 0.77: z 5.0); from ~5 posts per bucket ``sd(A(X))`` is 1 within 2 %, so day-time and
+large-brand scores do not change. (It was first applied at ``σ = 1`` only, which made the
+score jump with the spread: 9 posts against 0.95 at night scored 4.6 at ``σ = 1.00`` and 3.7,
+silent, at ``σ = 1.04``; now 4.4.) At the tiniest expectations the Anscombe scale is too
+skewed for that to be a z (6 against 0.13 would be 9, orange), so a rise scores at most the
+exact tail ``P(X ≥ O)`` of the quasi-Poisson count (dispersion ``σ²``) as a normal quantile
+(5.7 there), and never less than before. Considered and not taken: scoring
 rises by the exact tail everywhere; it also raises moderate counts (77 against 46: 4.06
 instead of 3.91), i.e. it would move the thresholds the bench chose on this scale.
 
@@ -147,9 +150,9 @@ def learned(deviation: Deviation, level: float, days: float) -> Deviation:
     expected = float(shrink_slots(np.array([deviation.expected]), level * deviation.span, days)[0])
     sigma = deviation.spread / float(np.sqrt(deviation.expected + 0.375))
     z = float((anscombe(deviation.observed) - anscombe(expected)) / sigma)
-    if sigma <= 1.0 and deviation.observed > expected:  # at the Poisson floor (module docstring)
-        floor_z = float((anscombe(deviation.observed) - anscombe(expected)) / anscombe_poisson_sd(expected))
-        z = max(z, min(floor_z, predictive_z(deviation.observed, expected, 1.0, 0.0)))
+    if deviation.observed > expected:  # the noise of a count of this mean (module docstring)
+        own_z = float((anscombe(deviation.observed) - anscombe(expected)) / (sigma * anscombe_poisson_sd(expected)))
+        z = max(z, min(own_z, predictive_z(deviation.observed, expected, sigma * sigma, 0.0)))
     return Deviation(observed=deviation.observed, expected=expected, spread=sigma * float(np.sqrt(expected + 0.375)),
                      z=z, span=deviation.span)
 

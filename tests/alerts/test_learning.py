@@ -170,3 +170,20 @@ def test_a_watchlist_added_to_an_old_store_does_not_read_the_days_before_it_as_s
              if (ev := evaluate(store, cfg, "volume", t)).fired]
     store.close()
     assert not fired, fired
+
+
+def test_a_quiet_night_slot_is_judged_by_its_own_poisson_noise(tmp_path):
+    """Three weeks of a brand whose nights have ~1 post per 15 minutes; then 9 in one night
+    bucket (a Poisson tail of ~1e-7). Its spread is a little over Poisson (1.04 on the Anscombe
+    scale): judged by the noise of a large count it scored 3.7 and stayed silent (the noise of a
+    count of the slot's own mean was used only at a spread of exactly 1, where it scored 4.6);
+    with that noise times the over-dispersion it is an alert, and a blue or yellow one, not orange."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    night = START + timedelta(days=21, hours=4)
+    write(store, START, night, peak=8, seed=11)
+    burst(store, "air", night, [9])
+    ev = evaluate(store, config(tmp_path), "volume", night + BUCKET)
+    store.close()
+    assert ev.fired and ev.observed == 9 and ev.baseline < 1.5, ev.title
+    assert ev.level.rank <= Level.yellow.rank, (ev.score, ev.title)
