@@ -28,3 +28,14 @@ def incident_title(strongest_title: str, rules: Sequence[str]) -> str:
     if len(rules) <= 1:
         return strongest_title
     return f"{strongest_title} [signals: {', '.join(rules)}]"
+
+
+def against_usual(expected: float) -> str:
+    """The usual level a count is read against: "against a usual 5.2"; when the usual rounds to
+    nothing, "where almost none are usual" ("against a usual 0.0" reads as a broken number)."""
+    return "where almost none are usual" if expected < 0.05 else f"against a usual {expected:.1f}"
+
+
+def against_day_earlier(sources: int) -> str:
+    """How many sources carried the same story a day earlier, as a reader says it."""
+    return "from none a day earlier" if sources == 0 else f"from {sources} a day earlier"

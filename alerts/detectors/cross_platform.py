@@ -14,6 +14,7 @@ from crisiswatch.core.text import extract_terms, normalize_width_case
 from alerts.detectors.base import (DetectorParams, Duration, Evaluation, RuleContext, collect_evidence,
                                    describe_span, idle, scope_name, topic_keywords)
 from alerts.detectors.terms import MAX_TERM_BREAKDOWN, any_of, lexicon, negative_only, term_variants, text_query
+from alerts.naming import against_day_earlier
 from alerts.severity import rule_level
 
 
@@ -120,7 +121,7 @@ def cross_platform(ctx: RuleContext) -> list[Evaluation]:
         observed=count, baseline=len(before), spread=None, score=count, level=level, unit="sources",
         group_key=key if fires else "", window_start=window_start, filter=flt.narrow(since=window_start, until=end),
         title=(f"{label} spread to {count} sources ({', '.join(sorted(sources))}) on {scope_name(ctx)} in the "
-               f"last {describe_span(end - window_start)}, against {len(before)} a day earlier"))
+               f"last {describe_span(end - window_start)}, {against_day_earlier(len(before))}"))
     if evaluation.fired:
         evaluation.evidence = collect_evidence(ctx.store, evaluation.filter)
         evaluation.evidence["sources"] = sources

@@ -12,6 +12,7 @@ from alerts.baseline import anscombe, seasonal_deviation
 from alerts.detectors.base import (ZSCORE_THRESHOLDS, DetectorParams, Duration, Evaluation, RuleContext,
                                    collect_evidence, describe_span, idle, scope_name, series_start)
 from alerts.detectors.terms import MAX_TERM_BREAKDOWN, any_of, lexicon, negative_only
+from alerts.naming import against_usual
 from alerts.severity import rule_level
 
 
@@ -52,7 +53,7 @@ def keyword_burst(ctx: RuleContext) -> list[Evaluation]:
                                 window_start=end - span * bucket, filter=window,
                                 title=(f"{observed:g} {'negative ' if base.sentiments == ('negative',) else ''}"
                                        f"posts on {scope_name(ctx)} use crisis terms in the last "
-                                       f"{describe_span(span * bucket)}, against a usual {expected:.1f}"))
+                                       f"{describe_span(span * bucket)}, {against_usual(expected)}"))
     if evaluation.fired:
         evaluation.evidence = collect_evidence(ctx.store, window)
         matched = []

@@ -68,6 +68,8 @@ def test_keyword_burst_matches_traditional_chinese_against_a_simplified_lexicon(
     # the posts say 起訴 and 維權 (Traditional); the lexicon has 起诉 and 维权 (Simplified)
     assert terms.get("起诉", 0) > 0 and terms.get("维权", 0) > 0
     assert terms.get("recall", 0) > 0
+    # a usual count that rounds to nothing is said so, not printed as "a usual 0.0"
+    assert ev.baseline < 0.05 and "use crisis terms in the last 1 h, where almost none are usual" in ev.title, ev.title
 
 
 def test_influencer_names_the_author_and_reach(world, tmp_path):
@@ -83,6 +85,7 @@ def test_cross_platform_counts_sources(world, tmp_path):
     ev = by_scope(evaluate(world, config, ONSET + timedelta(minutes=30), ["spread"]), "spread")
     assert ev.fired and ev.observed == 3
     assert set(ev.evidence["sources"]) == {"weibo", "mastodon", "news"}
+    assert ev.baseline == 0 and ev.title.endswith("in the last 1 h, from none a day earlier"), ev.title
 
 
 def test_emerging_topic_is_new_and_keyed_by_topic(world, tmp_path):
