@@ -13,7 +13,6 @@ non-commercial or academic. ``crisiswatch nlp build-heads`` reruns this and rewr
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 from pathlib import Path
@@ -136,23 +135,11 @@ def training_set(task: str) -> tuple[list[str], list[str], np.ndarray, list[str]
 
 
 def int8_encoder():
-    """The int8 ONNX encoder that ``dtype: auto`` runs on CPUs without native bfloat16, built
-    explicitly: on a CPU with bfloat16 ``auto`` picks bfloat16 instead, and the heads would
-    then be trained on float32 rows alone (found in issue 17: the training machine decided)."""
-    from nlp.encoder import builtin_encoder_dir, builtin_encoder_name
-    from nlp.paths import models_dir
-
-    spec = ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="auto")
-    return _int8_cached(str(builtin_encoder_dir()), builtin_encoder_name(), str(models_dir()),
-                        spec.batch_size, spec.max_length)
-
-
-@functools.lru_cache(maxsize=2)
-def _int8_cached(path: str, name: str, cache_root: str, batch_size: int, max_length: int):
-    from nlp.onnx_encoder import OnnxInt8Encoder
-
-    return OnnxInt8Encoder(path, name, cache_root=Path(cache_root), prefix="query: ", batch_size=batch_size,
-                           max_length=max_length)
+    """The int8 ONNX encoder that ``dtype: auto`` runs on CPUs without native bfloat16, asked for
+    explicitly (``dtype: int8``): on a CPU with bfloat16 ``auto`` picks bfloat16 instead, and the
+    heads would then be trained on float32 rows alone (found in issue 17: the training machine
+    decided)."""
+    return encoder_for(ModelSpec(model=BUILTIN_ENCODER, device="cpu", dtype="int8"))
 
 
 def training_encoders() -> list:

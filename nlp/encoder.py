@@ -40,6 +40,9 @@ def pick_dtype(requested: str, device: str):
     """``auto``: float16 on CUDA, bfloat16 on CPUs that run it natively (AVX512-BF16/AMX), else float32."""
     import torch
 
+    if requested == "int8":  # only the built-in encoder has an int8 form (use_int8)
+        raise ModelError(f"dtype int8 is for the built-in encoder ({BUILTIN_ENCODER}) only; "
+                         "use auto, float32, bfloat16 or float16 for other models")
     if requested != "auto":
         return getattr(torch, requested)
     if device.startswith("cuda"):
@@ -52,13 +55,21 @@ def pick_dtype(requested: str, device: str):
 
 
 def use_int8(spec: ModelSpec) -> bool:
-    """``auto`` on a CPU without native bfloat16 (AVX2-only and older): the int8 ONNX encoder.
+    """``int8``, or ``auto`` on a CPU without native bfloat16 (AVX2-only and older): the int8
+    ONNX encoder.
 
-    bfloat16 stays the choice where the CPU runs it natively (validated, same predictions);
-    ``dtype: float32`` in the config keeps the float model; without onnxruntime installed
-    the float model is used and a line is logged.
+    bfloat16 stays the choice of ``auto`` where the CPU runs it natively (validated, same
+    predictions); ``dtype: float32`` in the config keeps the float model; without onnxruntime
+    installed ``auto`` uses the float model and a line is logged, ``int8`` is an error.
     """
-    if spec.dtype != "auto" or pick_device(spec.device) != "cpu":
+    if spec.dtype == "int8":
+        from nlp.onnx_encoder import onnx_runtime_available
+
+        if spec.model != BUILTIN_ENCODER or pick_device(spec.device) != "cpu" or not onnx_runtime_available():
+            raise ModelError(f"models.embeddings: dtype int8 is the built-in encoder ({BUILTIN_ENCODER}) on the CPU "
+                             "with onnxruntime installed (pip install onnxruntime)")
+        return True
+    if spec.dtype != "auto" or spec.model != BUILTIN_ENCODER or pick_device(spec.device) != "cpu":
         return False
     import torch
 
@@ -193,7 +204,7 @@ def _encoder_cached(key: str):
         path = spec.model
         name = model_name(spec.model, spec.revision)
         prefix = spec.prefix if spec.prefix is not None else ("query: " if "e5" in spec.model.lower() else "")
-    if spec.model == BUILTIN_ENCODER and use_int8(spec):
+    if use_int8(spec):
         from nlp.onnx_encoder import OnnxInt8Encoder
 
         return OnnxInt8Encoder(path, name, cache_root=models_dir(), prefix=prefix, batch_size=spec.batch_size,

@@ -122,9 +122,10 @@ class ModelSpec(_Section):
     """Label names in output order when the model does not name them."""
     prefix: str | None = None
     """Text put before every input of an embeddings model (None: ``query: `` for E5 models, else nothing)."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16", "int8"] = "auto"
     """Compute precision: auto = bfloat16 on CPUs with native support (about 3x faster, same
-    predictions), float16 on CUDA, float32 otherwise."""
+    predictions), float16 on CUDA, on other CPUs the int8 ONNX encoder (built-in encoder with
+    onnxruntime) else float32; int8 = that encoder on any CPU."""
 
 
 class ModelsConfig(_Section):

@@ -85,3 +85,23 @@ def test_int8_encoder_stays_within_tolerance_of_float32():
                            prefix=reference.prefix)
     cosine = (fast.encode(texts) * reference.encode(texts)).sum(axis=1)
     assert cosine.min() > 0.98 and cosine.mean() > 0.99, cosine
+
+
+def test_dtype_int8_runs_the_int8_encoder_on_any_cpu_and_is_refused_for_other_models(tmp_path):
+    """``embeddings.dtype: int8`` asks for the int8 ONNX encoder even where ``auto`` would pick
+    bfloat16 (a CPU with native bf16); other models have no int8 form: a clear error, not a
+    model cast to integers."""
+    pytest.importorskip("onnxruntime")
+    from nlp.encoder import ModelError
+    from nlp.onnx_encoder import OnnxInt8Encoder
+
+    spec = ModelsConfig().embeddings.model_copy(update={"dtype": "int8"})
+    encoder = registry.encoder_for(spec)
+    assert isinstance(encoder, OnnxInt8Encoder) and encoder.provenance.endswith("+onnx-int8")
+    assert encoder.encode(["航班延误四个小时"]).shape == (1, encoder.dim)
+    with pytest.raises(ModelError, match="int8"):
+        registry.encoder_for(spec.model_copy(update={"model": str(tmp_path)}))
+    with pytest.raises(ModelError, match="int8"):
+        from nlp.encoder import pick_dtype
+
+        pick_dtype("int8", "cpu")
