@@ -29,6 +29,7 @@ serialises writers, and ``busy_timeout`` makes a second writer wait instead of f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import inspect
@@ -77,6 +78,20 @@ _BUSY_TIMEOUT_MS = 30_000
 _MAX_SLICED_BUCKETS = 10_000
 """count_by_bucket counts each bucket's slice of the time index up to this many buckets (three
 weeks of 15-minute buckets is 2,016), one GROUP BY beyond."""
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn`` (``BEGIN IMMEDIATE``: other writers wait): committed
+    when the block ends, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -600,8 +615,7 @@ class SqliteStore(Store):
         """Schema 3 adds ``posts.rating`` (review stars, a rule filter). Stores written before
         keep their posts: the column is added and filled from each post's JSON, where App
         Store reviews kept with ``keep_raw`` still carry ``im:rating``."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             columns = {row[1] for row in conn.execute("PRAGMA table_info(posts)")}
             if "rating" not in columns:  # another process may have migrated while we waited
                 conn.execute("ALTER TABLE posts ADD COLUMN rating INTEGER")
@@ -612,11 +626,6 @@ class SqliteStore(Store):
                     " IS NOT NULL")
                 conn.execute("UPDATE posts SET rating = NULL WHERE rating NOT BETWEEN 1 AND 5")
             conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _migrate_to_4(conn: sqlite3.Connection) -> None:
@@ -624,8 +633,7 @@ class SqliteStore(Store):
         the one-open-incident-per-fingerprint index. A store written before may hold two open
         incidents of one fingerprint (the race the index prevents): the newest stays open, the
         others are resolved with a timeline entry naming the one kept, so nothing is deleted."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
             if "version" not in columns:
                 conn.execute("ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
@@ -647,19 +655,13 @@ class SqliteStore(Store):
                                  (to_us(now), incident.model_dump_json(), incident_id))
             conn.execute(_OPEN_FINGERPRINT_INDEX)
             conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _migrate_to_5(conn: sqlite3.Connection) -> None:
         """Schema 5 adds ``posts_grams``, the index of one- and two-character CJK terms, built
         here from every stored post (about a minute per million posts) so that a store written
         before answers 召回 from the index like a new one."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
             if version == "4":  # another process may have migrated while we waited
                 conn.execute("INSERT INTO posts_grams (posts_grams) VALUES ('delete-all')")
@@ -673,18 +675,12 @@ class SqliteStore(Store):
                     conn.executemany("INSERT INTO posts_grams (rowid, title, text) VALUES (?, ?, ?)",
                                      [row for row in (gram_row(*r) for r in rows) if row is not None])
                 conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _migrate_to_6(conn: sqlite3.Connection) -> None:
         """Schema 6 adds ``post_hours`` (each hour's pk range, see the module's docstring), filled
         here from every stored post (about a second per million posts)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
             if version == "5":  # another process may have migrated while we waited
                 conn.execute("DELETE FROM post_hours")
@@ -692,33 +688,13 @@ class SqliteStore(Store):
                              f" {HOUR_US}) + {HOUR_US}) % {HOUR_US}) / {HOUR_US} AS hour, min(pk), max(pk)"
                              " FROM posts GROUP BY hour")  # the hour floored, as Python's // does
                 conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _read(self) -> sqlite3.Connection:
         return self._connect()
 
-    class _Transaction:
-        def __init__(self, store: "SqliteStore"):
-            self.store = store
-            self.conn = store._connect()
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
-
-        def __exit__(self, exc_type: Any, *rest: Any) -> None:
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-
-    def _write(self) -> "_Transaction":
-        return SqliteStore._Transaction(self)
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """This thread's connection in one write transaction."""
+        return _immediate(self._connect())
 
     @_guarded
     def setup(self) -> None:
