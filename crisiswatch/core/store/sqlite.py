@@ -239,8 +239,11 @@ class _Where:
         self.params: list[Any] = []
         self.text_driven = False
         self.time_sql, self.time_params = "1", []
+        # a filter with an index of its own, or on columns posts_lookup lacks (each match's posts
+        # row is read anyway): SQLite's own plan, not the slim lookup index (see ``source``)
         self._narrowed = flt is not None and any(
-            v is not None for v in (flt.sources, flt.languages, flt.sentiments, flt.watchlists))
+            v is not None for v in (flt.sources, flt.languages, flt.sentiments, flt.watchlists,
+                                    flt.topic_ids, flt.min_followers, flt.ratings))
         if flt is not None:
             self._build(flt)
 
@@ -314,7 +317,8 @@ class _Where:
         filters and sorts on, a few dozen bytes instead of a post, so the same lookups read a
         fraction of the pages. SQLite ranks a rowid lookup above any index, hence INDEXED BY.
         With a source, language, sentiment or watchlist filter SQLite's own choice (that
-        filter's index) is kept."""
+        filter's index) is kept, and with a topic, reach or rating filter too (posts_lookup
+        lacks those columns, so each match's posts row is read whatever the plan)."""
         return "posts p INDEXED BY posts_lookup" if self.text_driven else "posts p"
 
 
