@@ -27,6 +27,12 @@ FAST_FAILURE_DETECTION = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "3",
+    # a scheduler killed between queueing a task and handing it to Celery: the new scheduler adopts
+    # it after the orphan check (300 s by default) and queues it again once it has been "queued"
+    # for task_queued_timeout (600 s); a fresh-clone CI run hit exactly that and waited past 300 s
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
 }
 
 
