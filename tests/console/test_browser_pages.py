@@ -36,9 +36,10 @@ def test_overview_explorer_export_and_quality(served, browser, screen):  # noqa:
     fits(page, screen)
 
     page.goto(f"{base}/?at={quote(AT.isoformat())}")
-    level = crisis.store.get_incident(crisis.incident.id).level.value
+    assert crisis.store.get_incident(crisis.incident.id).level.value == "red"  # the world's crisis, 30 min in
     acme = page.locator("li.watchlist", has_text="acme")
-    assert acme.locator(".badge").inner_text().lower() == level  # acme's level is its open incident's
+    assert acme.locator(".badge").inner_text().lower() == "red"  # acme's level is its open incident's
+    assert page.locator("li.card.level-red", has_text=crisis.incident.title[:20]).first.is_visible()  # open, red
     assert "baseline learned" in acme.inner_text() and acme.locator("svg.spark").is_visible()
     assert page.locator("li.watchlist", has_text="zenith").locator(".badge").inner_text().lower() == "calm"
     sources = page.locator("table.sources tbody tr")
