@@ -16,6 +16,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import TypeVar
 from datetime import datetime, timedelta
 
 from crisiswatch.app import accounts as accounts_doc
@@ -34,20 +35,21 @@ MAX_LIFETIME = timedelta(days=730)
 DEFAULT_RATE = 120
 """Requests per minute per token."""
 RATE_WINDOW = timedelta(minutes=1)
+K = TypeVar("K")
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def chosen(entries: dict, which: str | None) -> list:
-    """Keys of the token ``entries`` that ``which`` names: all of them for None, else the one
-    whose id it is, else those with that name (a name may look like an id: ``3fa9c2d1``; the id
-    wins, so one command never ends two tokens)."""
+def chosen(tokens: dict[K, tuple[str, str]], which: str | None) -> list[K]:
+    """Keys of ``tokens`` (key: the token's id and name) that ``which`` names: all of them for
+    None, else the one whose id it is, else those with that name (a name may look like an id:
+    ``3fa9c2d1``; the id wins, so one command never ends two tokens)."""
     if which is None:
-        return list(entries)
-    by_id = [k for k, t in entries.items() if t.get("id") == which]
-    return by_id or [k for k, t in entries.items() if t.get("name", DEFAULT_NAME) == which]
+        return list(tokens)
+    by_id = [k for k, (token_id, _) in tokens.items() if token_id == which]
+    return by_id or [k for k, (_, name) in tokens.items() if name == which]
 
 
 class TokenRefused(Exception):
@@ -115,7 +117,9 @@ class Tokens:
 
         def drop(doc: dict) -> str | None:
             gone.clear()
-            for h in chosen({h: t for h, t in doc["tokens"].items() if t["user"] == user}, which):
+            mine = {h: (t.get("id", ""), t.get("name", DEFAULT_NAME)) for h, t in doc["tokens"].items()
+                    if t["user"] == user}
+            for h in chosen(mine, which):
                 gone[h] = self._info(doc["tokens"].pop(h))
             if not gone:
                 return None
@@ -144,7 +148,7 @@ class Tokens:
     def get(self, user: str, name: str | None = None) -> TokenInfo | None:
         """``user``'s token called ``name`` (or id); without a name their newest."""
         mine = self.list(user)
-        found = [mine[k] for k in chosen(dict(enumerate({"id": i.id, "name": i.name} for i in mine)), name)]
+        found = [mine[k] for k in chosen({k: (i.id, i.name) for k, i in enumerate(mine)}, name)]
         return max(found, key=lambda i: i.created_at) if found else None
 
     def authenticate(self, token: str, now: datetime | None = None) -> User:
