@@ -19,7 +19,7 @@ VADER and emoticon features, topic assignment to a BERTopic model fitted beforeh
 other posts of the same kind, near-duplicate groups, store writes):
 
 * ours: the default config (on CPUs without native bfloat16: the int8 ONNX encoder; ``--encoder
-  int8`` makes ``dtype: auto`` resolve so on any CPU, to measure that path on a bfloat16 CPU);
+  int8`` sets ``embeddings.dtype: int8``, to measure that path on a bfloat16 CPU);
 * ours before: the same encoder object cutting its batches as it did before (fixed 32 rows
   instead of a padded-token budget), so the gain of the batching is measured in the same run
   (``--no-before`` leaves it out; only when the default encoder is the int8 one);
@@ -105,20 +105,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=256, help="posts per enrich_batch call (enrich_store's default)")
     parser.add_argument("--no-before", action="store_true", help="leave out the int8 encoder with 32-row batches")
     parser.add_argument("--encoder", choices=("auto", "int8"), default="auto",
-                        help="int8: 'dtype: auto' resolves as on a CPU without native bfloat16 (the int8 ONNX "
-                             "encoder of AVX2-only CPUs), whatever this CPU is")
+                        help="int8: 'embeddings.dtype: int8', the int8 ONNX encoder that 'auto' runs on CPUs "
+                             "without native bfloat16 (AVX2-only), whatever this CPU is")
     args = parser.parse_args()
     print(cpu_description(), flush=True)
     if args.encoder == "int8":
-        import torch
-
-        from nlp import encoder as encoder_module
-
-        resolve = encoder_module.pick_dtype
-        encoder_module.pick_dtype = lambda requested, device: (torch.float32 if requested == "auto" and device == "cpu"
-                                                               else resolve(requested, device))
-        print("--encoder int8: dtype auto resolves as on a CPU without native bfloat16 (int8 ONNX encoder); "
-              "this CPU's own speed for that path, not an AVX2-only CPU's", flush=True)
+        print("--encoder int8: embeddings.dtype int8, the int8 ONNX encoder that dtype auto runs on CPUs without "
+              "native bfloat16; this CPU's own speed for that path, not an AVX2-only CPU's", flush=True)
 
     import tempfile
 
@@ -147,6 +140,9 @@ def main() -> int:
              for i, text in enumerate(texts)]
 
     default_models = ModelsConfig(topics=True)
+    if args.encoder == "int8":
+        default_models = default_models.model_copy(
+            update={"embeddings": default_models.embeddings.model_copy(update={"dtype": "int8"})})
     float_models = default_models.model_copy(update={"embeddings": ModelSpec(model=registry.BUILTIN_ENCODER,
                                                                              dtype="float32")})
     runs = {"ours (default)": default_models, "float32 encoder": float_models}
