@@ -1,4 +1,5 @@
-"""Speed of the int8 ONNX encoder alone: fixed 32-row batches against padded-token budgets.
+"""Speed of the int8 ONNX encoder alone: fixed 32-row batches against padded-token budgets, and
+batches side by side against one batch at a time on intra-op threads.
 
 Usage: .venv/bin/python bench/nlp_encoder_speed.py [--posts 384] [--rounds 6] [--budgets 256]
 
@@ -9,6 +10,11 @@ Texts: ``--posts`` real posts (Chinese and English in turn, from ``../shared/dat
 place; see ``nlp_throughput.real_posts``) prepared as enrichment prepares them; the seed posts
 when the datasets are absent. Each round encodes all of them once per variant, the variants
 taking turns in alternating order (the load of a shared machine changes by the minute).
+
+Variants: ``fixed32`` (32 rows a run), ``budget<N>`` (padded-token budgets, batches side by side,
+one per core: the default), ``budget<default>_intraop`` (the default budget, one batch at a time
+split over the cores by ONNX Runtime's intra-op threads, idle threads sleeping: how the encoder
+ran before; ``--no-intraop`` leaves it out).
 
 Prints the CPU and its load, the share of padded tokens per variant, texts/s per variant
 (total over the rounds) and the median of the per-round ratios to fixed 32 rows, and the
@@ -50,6 +56,7 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--budgets", default="256", help="comma-separated padded-token budgets to compare")
+    parser.add_argument("--no-intraop", action="store_true", help="leave out the one-batch-at-a-time variant")
     args = parser.parse_args()
     print(cpu_description(), flush=True)
 
@@ -63,6 +70,20 @@ def main() -> int:
     print(f"encoder: {encoder.provenance}, {encoder.threads} threads; {len(texts)} {kind}, "
           f"tokens median {int(np.median(lengths))}, max {max(lengths)}")
     variants = {"fixed32": None, **{f"budget{b}": int(b) for b in args.budgets.split(",")}}
+    sessions = {label: encoder.session for label in variants}
+    pools = {label: encoder._pool for label in variants}
+    if not args.no_intraop:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = encoder.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        label = f"budget{TOKEN_BUDGET}_intraop"
+        variants[label] = TOKEN_BUDGET
+        sessions[label] = ort.InferenceSession(str(encoder.model_file), options, providers=["CPUExecutionProvider"])
+        pools[label] = None
     for label, budget in variants.items():
         batches = length_batches(lengths, encoder.batch_size, budget)
         padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
@@ -77,7 +98,7 @@ def main() -> int:
         order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
         took = {}
         for label in order:
-            encoder.token_budget = variants[label]
+            encoder.token_budget, encoder.session, encoder._pool = variants[label], sessions[label], pools[label]
             began = time.perf_counter()
             rows[label] = encoder.encode(texts)
             took[label] = time.perf_counter() - began
@@ -86,7 +107,8 @@ def main() -> int:
             ratios[label].append(took["fixed32"] / took[label])
         print(f"round {round_ + 1}: " + "  ".join(f"{label} {len(texts) / took[label]:.1f}/s" for label in variants),
               flush=True)
-    encoder.token_budget = TOKEN_BUDGET  # the shared encoder as enrichment uses it
+    # the shared encoder as enrichment uses it
+    encoder.token_budget, encoder.session, encoder._pool = TOKEN_BUDGET, sessions["fixed32"], pools["fixed32"]
     for label in variants:
         cosine = float((rows[label] * rows["fixed32"]).sum(axis=1).min())
         print(f"{label}: {len(texts) * args.rounds / seconds[label]:.1f} texts/s, "

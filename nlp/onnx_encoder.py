@@ -19,7 +19,16 @@ Measured with ``bench/nlp_encoder_speed.py`` (384 real posts, Weibo + tweets, 26
 encoder built explicitly, machine shared at load 4): 118 texts/s against 52 for the former fixed
 32-row batches (x2.2, median of the rounds); budgets of 128 and 512 tokens gave x2.1 and x2.3.
 Padding falls from 29 % to 2 % of the tokens, which alone would explain at most x1.4; the rest
-comes with the smaller runs (the AVX2-only class was not measured here).
+comes with the smaller runs.
+
+Batches run side by side, one per core, each on a single-threaded run of one shared session,
+instead of one batch at a time split across the cores by ONNX Runtime's intra-op threads:
+a batch of ~256 tokens is too small to split well, and the split threads wait for each other
+after every operator. Measured on a 2-core AMD EPYC with AVX2 only (no AVX-512, no VNNI), 512
+real posts, budget 256, the variants taking turns over 6 rounds, load ~1.5
+(``bench/nlp_encoder_speed.py --posts 512``): 114 texts/s with two intra-op threads, 158 with
+two batches side by side (two spinning intra-op threads: 156, but spinning takes the core from
+every other job on a shared machine).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -136,15 +146,26 @@ class OnnxInt8Encoder:
         self.dim = int(config.hidden_size)
         self.model_file = int8_model_file(model_dir, cache_root)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cpu_threads()
+        options.intra_op_num_threads = 1  # one core per batch; ``threads`` batches run side by side
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle worker threads sleep instead of spinning: on 2 shared cores a spinning thread takes
-        # the core from the rest of the enrichment and from other jobs (measured at load 13, the
-        # same batches taking turns: 9.8 vs 7.9 and 15.5 vs 11.1 texts/s without spinning)
+        # no thread spins waiting for work: on 2 shared cores a spinning thread takes the core
+        # from the rest of the enrichment and from other jobs
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.threads = options.intra_op_num_threads
+        self.threads = threads or cpu_threads()
         self.session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+
+    def _batch_pool(self) -> ThreadPoolExecutor | None:
+        """Worker threads for side-by-side batches; a new pool in a forked child (a pool's threads
+        do not survive ``fork``, and an inherited pool would wait for them forever)."""
+        if self.threads <= 1:
+            return None
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-encoder")
+            self._pool_pid = os.getpid()
+        return self._pool
 
     @property
     def provenance(self) -> str:
@@ -161,7 +182,8 @@ class OnnxInt8Encoder:
                                  max_length=self.max_length, padding=False)["input_ids"]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
-        for chunk in length_batches([len(row) for row in encoded], self.batch_size, self.token_budget):
+
+        def run(chunk: list[int]) -> None:  # a batch's rows depend only on that batch: any order
             width = max(len(encoded[i]) for i in chunk)
             ids = np.full((len(chunk), width), pad, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
@@ -169,6 +191,14 @@ class OnnxInt8Encoder:
                 ids[row, :len(encoded[i])] = encoded[i]
                 mask[row, :len(encoded[i])] = 1
             out[chunk] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+        batches = length_batches([len(row) for row in encoded], self.batch_size, self.token_budget)
+        pool = self._batch_pool() if len(batches) > 1 else None
+        if pool is None:
+            for chunk in batches:
+                run(chunk)
+        else:
+            list(pool.map(run, batches))  # re-raises a batch's error here
         return out
 
 

@@ -45,3 +45,41 @@ def test_token_budget_batches_give_every_text_its_own_row(tiny_models, tmp_path)
     assert (rows * fixed).sum(axis=1).min() > 0.99
     # the long post exceeds the budget, so it runs alone: the same row as encoding it by itself
     assert np.allclose(rows[2], budgeted.encode([texts[2]])[0], atol=1e-6)
+
+
+def test_batches_side_by_side_give_the_rows_of_one_batch_at_a_time(tiny_models, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from nlp.onnx_encoder import OnnxInt8Encoder
+
+    path = tiny_models.embeddings.model
+    texts = [f"post {i}: " + "the flight was cancelled again " * (i % 7) + "服务太差" * (i % 3) for i in range(60)]
+    parallel = OnnxInt8Encoder(path, "tiny", cache_root=tmp_path, token_budget=48, threads=3)
+    serial = OnnxInt8Encoder(path, "tiny", cache_root=tmp_path, token_budget=48, threads=1)
+    rows = parallel.encode(texts)
+    assert parallel._batch_pool() is not None and serial._batch_pool() is None
+    assert np.allclose(rows, serial.encode(texts), atol=1e-6)  # same cuts, each row in its text's place
+    assert np.allclose(rows[17], parallel.encode([texts[17]] + texts[:17])[0], atol=0.05)
+
+
+_FORKED: dict = {}
+
+
+def _encode_in_child(texts):
+    return _FORKED["encoder"].encode(texts)
+
+
+def test_side_by_side_batches_work_in_a_forked_child(tiny_models, tmp_path):
+    """A worker that loads the encoder and then forks (a prefork task runner) must not hang."""
+    pytest.importorskip("onnxruntime")
+    import multiprocessing
+
+    from nlp.onnx_encoder import OnnxInt8Encoder
+
+    encoder = OnnxInt8Encoder(tiny_models.embeddings.model, "tiny", cache_root=tmp_path, token_budget=48, threads=2)
+    texts = [f"post {i} " + "delayed again " * (i % 5) for i in range(30)]
+    rows = encoder.encode(texts)  # the parent's pool has run
+    _FORKED["encoder"] = encoder  # the child inherits it (an ONNX session cannot be pickled)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply_async(_encode_in_child, (texts,)).get(timeout=120)
+    assert np.allclose(child, rows, atol=1e-6)
