@@ -5,6 +5,12 @@ minutes for every rule would cost the store far more than the detection itself. 
 older than the rule's ``settle`` period no longer change (late posts and late enrichment
 land within it), so they are cached and only the recent part is read again each cycle.
 The backtest uses an in-memory cache with no settle period: its history is final.
+
+What changes history older than ``settle`` (a backfill, or posts enriched again after a model
+change: their labels are what negative counts are made of) must ``forget`` the cache. Entries
+are keyed by a generation that ``forget`` bumps before it deletes them, so a cycle that read
+the old history and saves it after the forget writes under the old generation, where no later
+cycle looks (and an index entry lost between two writers leaves garbage, never stale counts).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from crisiswatch.core.store.base import PostFilter, Store
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 STATE_PREFIX = "alerts:series:"
 INDEX_KEY = "alerts:series-index"
+GENERATION_KEY = "alerts:series-generation"
 
 
 def forget(store: Store) -> int:
@@ -28,6 +35,7 @@ def forget(store: Store) -> int:
     period, for instance); the next cycle reads the baselines from the posts again."""
     raw = store.get_state(INDEX_KEY)
     keys = json.loads(raw) if raw else []
+    store.update_state(GENERATION_KEY, lambda current: str(int(current or 0) + 1))  # first (module docstring)
     for key in keys:
         store.set_state(key, None)
     store.set_state(INDEX_KEY, None)
@@ -50,6 +58,7 @@ class SeriesCache:
         self._memory: dict[str, dict] = {}
         self._cycle: dict[tuple[str, datetime], tuple[datetime, list[int]]] = {}
         self._index: set[str] | None = None
+        self._generation: str | None = None
         self.reads = 0
 
     def _save(self, key: str, value: str) -> None:
@@ -63,8 +72,10 @@ class SeriesCache:
         self.store.set_state(key, value)
 
     def _key(self, flt: PostFilter, size: timedelta) -> str:
-        payload = json.dumps([flt.model_dump(mode="json", exclude={"since", "until"}), size.total_seconds()],
-                             sort_keys=True, ensure_ascii=False)
+        if self._generation is None:  # read once: one cycle reads one generation throughout
+            self._generation = (self.store.get_state(GENERATION_KEY) if self.persist else None) or "0"
+        payload = json.dumps([flt.model_dump(mode="json", exclude={"since", "until"}), size.total_seconds(),
+                              self._generation], sort_keys=True, ensure_ascii=False)
         return STATE_PREFIX + hashlib.sha1(payload.encode()).hexdigest()[:20]
 
     def _load(self, key: str) -> dict | None:

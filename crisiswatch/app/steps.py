@@ -129,6 +129,8 @@ def plan_enrichment(store: Store, batch_size: int, max_batches: int, since: date
     if since or until:
         cleared = store.clear_enrichments(scope)
         log.info("cleared %d enrichments between %s and %s to enrich them again", cleared, since, until)
+        if cleared:
+            forget_alert_series(store)
     batches: list[list[str]] = []
     planned: set[str] = set()
     for posts in store.unenriched_batches(batch_size=batch_size, filter=scope):
@@ -140,6 +142,16 @@ def plan_enrichment(store: Store, batch_size: int, max_batches: int, since: date
         if len(batches) >= max_batches:
             break
     return batches
+
+
+def forget_alert_series(store: Store) -> int:
+    """Drop the alert rules' cached count series: posts enriched again carry new labels, and
+    the cache would keep the old labels' counts as the baselines' history (``alerts.series``).
+    Called when enrichments are cleared and again when their re-enrichment is done (a cycle
+    in between reads half-relabelled history)."""
+    from alerts.series import forget
+
+    return forget(store)
 
 
 def enrich_batch(store: Store, config: Config, post_ids: Iterable[str]) -> WriteResult:

@@ -166,3 +166,25 @@ def test_forgetting_the_cache_picks_up_backfilled_history(world, tmp_path):
     assert forget(world) >= 1
     fresh = SeriesCache(world).counts(flt, START, ONSET, size, timedelta(hours=2))
     assert fresh[5] == first[5] + 30
+
+
+def test_a_cycle_that_read_history_before_another_process_forgot_it_cannot_save_it_back(world):
+    """A re-enrichment in another process forgets the cache while a cycle holds the old history:
+    the cycle's later save must not bring the old counts back for the cycles after it."""
+    import subprocess
+    import sys
+
+    flt = PostFilter(watchlists=("zenith",))
+    size, settle = timedelta(hours=1), timedelta(hours=2)
+    cycle = SeriesCache(world)
+    first = cycle.counts(flt, START, ONSET, size, settle)
+    world.upsert_posts([Post(id=f"news:backfill-{k}", source="news", text="zenith archive", watchlists=["zenith"],
+                             created_at=START + timedelta(hours=5, minutes=k)) for k in range(30)])
+    forget_elsewhere = ("import sys; from alerts.series import forget; from crisiswatch.core.store.sqlite import "
+                        "SqliteStore; store = SqliteStore(sys.argv[1]); print(forget(store)); store.close()")
+    done = subprocess.run([sys.executable, "-c", forget_elsewhere, str(world.path)], capture_output=True, text=True,
+                          check=True)
+    assert int(done.stdout) >= 1
+    cycle.counts(flt, START, ONSET + size, size, settle)  # the old cycle goes on: one more stable bucket to save
+    fresh = SeriesCache(world).counts(flt, START, ONSET, size, settle)
+    assert fresh[5] == first[5] + 30

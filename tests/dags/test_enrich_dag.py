@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from crisiswatch.core.config import load_config
-from crisiswatch.core.model import Post
+from crisiswatch.core.model import Enrichment, Post
+from crisiswatch.core.store.base import PostFilter
 from crisiswatch.core.store import open_store
+
+from alerts.series import SeriesCache
 
 from .helpers import load_dagbag
 
@@ -76,9 +79,18 @@ def test_enrich_maps_batches_is_idempotent_and_re_enriches_a_time_range(tmp_path
     assert raw_event_count("enrich") == events_before + 1
 
     since, until = T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)
+    # the range was labelled by an "old head" (all negative), and an alert cycle cached those counts
+    negative, hour = PostFilter(sentiments=("negative",)), timedelta(hours=1)
+    with open_store(load_config(config_file)) as store:
+        store.update_enrichments([Enrichment(post_id=f"masto:{k}", sentiment="negative", models={"sentiment": "old@1"})
+                                  for k in (2, 3, 4)])
+        old = SeriesCache(store).counts(negative, T0, T0 + 2 * hour, hour, timedelta(0))
     run = dag.test(run_conf={"since": since.isoformat(), "until": until.isoformat(), "sources": []})
     assert run.state == "success"
     with open_store(load_config(config_file)) as store:
         again = {post_id: e.enriched_at for post_id, e in store.get_enrichments(first).items()}
+        now = SeriesCache(store).counts(negative, T0, T0 + 2 * hour, hour, timedelta(0))
+        direct = [b.count for b in store.count_by_bucket(negative, T0, T0 + 2 * hour, hour)]
     redone = {post_id for post_id in first if again[post_id] != first[post_id]}
     assert redone == {"masto:2", "masto:3", "masto:4"}
+    assert list(now) == direct != list(old)  # the alert baselines count the range's new labels

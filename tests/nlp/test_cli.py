@@ -67,3 +67,50 @@ def test_nlp_analyse_prints_one_json_line_per_text(tmp_path, tiny_models):
     rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [row["language"] for row in rows] == ["zh", "und"]
     assert rows[1]["skipped_reason"] == "empty text"
+
+
+def test_enrich_since_labels_a_range_again_and_the_alert_baselines_count_the_new_labels(tmp_path, tiny_models):
+    """After a model change the team re-enriches the baseline window: posts in the range get the
+    current model's labels, the others keep theirs, and the alert rules' cached negative counts
+    (which would otherwise keep the old labels as history) are read again."""
+    from datetime import timedelta
+
+    from alerts.series import SeriesCache
+    from crisiswatch.core.model import Enrichment
+    from crisiswatch.core.store.base import PostFilter
+    from tests.nlp.conftest import T0
+
+    config = _config_file(tmp_path, tiny_models)
+    store = SqliteStore(tmp_path / "store.db")
+    store.setup()
+    posts = make_posts(["the refund never came", "great crew", "服务太差了", "ok"] * 30)
+    store.upsert_posts(posts)
+    # labels of "an old head": every post negative
+    store.update_enrichments([Enrichment(post_id=p.id, sentiment="negative", models={"sentiment": "old@1"})
+                              for p in posts])
+    negative, hour = PostFilter(sentiments=("negative",)), timedelta(hours=1)
+    cached = SeriesCache(store).counts(negative, T0, T0 + 3 * hour, hour, timedelta(0))
+    assert cached[0] == 60 and cached[1] == 60  # persisted as the baselines' history
+    store.close()
+
+    result = runner.invoke(app, ["enrich", "--since", T0.isoformat(), "--until", (T0 + hour).isoformat(),
+                                 "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "cleared 60 enrichments" in result.output and "enriched 60 posts" in result.output
+    store = SqliteStore(tmp_path / "store.db")
+    enrichments = store.get_enrichments([p.id for p in posts])
+    in_range = [enrichments[p.id] for p in posts if p.created_at < T0 + hour]
+    assert all(e.models.get("sentiment") != "old@1" for e in in_range)  # the current model's labels
+    assert all(enrichments[p.id].models == {"sentiment": "old@1"} for p in posts if p.created_at >= T0 + hour)
+    fresh = SeriesCache(store).counts(negative, T0, T0 + 3 * hour, hour, timedelta(0))
+    assert fresh[0] == sum(e.sentiment == "negative" for e in in_range) < 60  # not the cached 60
+    assert fresh[1] == 60  # outside the range: the old labels, untouched
+    store.close()
+
+
+def test_enrich_since_refuses_bad_times_before_touching_anything(tmp_path, tiny_models):
+    config = _config_file(tmp_path, tiny_models)
+    for args, message in ((["--since", "last tuesday"], "neither an ISO time"), (["--until", "1d"], "--until needs --since"),
+                          (["--since", "1d", "--until", "2d"], "must be after")):
+        result = runner.invoke(app, ["enrich", *args, "--config", str(config)])
+        assert result.exit_code != 0 and message in result.output, result.output

@@ -20,20 +20,46 @@ def _model_error(exc: Exception) -> typer.Exit:
     return fail(str(exc))
 
 
+RELABEL_HINT = ("posts enriched before keep the labels they have, and rules on negative posts compare new "
+                "labels with them: 'crisiswatch enrich --since 21d' labels the rules' baseline window again")
+
+
 def enrich_command(
     config_path: ConfigOption = None,
     limit: Annotated[Optional[int], typer.Option(help="Enrich at most this many posts.")] = None,
     batch_size: Annotated[int, typer.Option(help="Posts per batch.")] = 256,
+    since: Annotated[Optional[str], typer.Option(
+        help="Enrich again the posts created from this time (ISO time, or a duration ago like 7d): after a "
+             "model change, so the alert baselines count the new labels.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="With --since: up to this time (default: now).")] = None,
 ) -> None:
     """Enrich every post in the store that has no enrichment yet (language, sentiment, emotion,
-    category, topic, near-duplicate group)."""
+    category, topic, near-duplicate group); with --since, enrich a time range again."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from crisiswatch.app.steps import forget_alert_series
+    from crisiswatch.core.model import utc_now
+    from crisiswatch.core.schedule import parse_moment
+    from crisiswatch.core.store.base import PostFilter
     from nlp.enrich import enrich_store
     from nlp.registry import ModelError
 
+    if until is not None and since is None:
+        raise fail("--until needs --since")
+    try:
+        now = utc_now()
+        start = parse_moment(since, now) if since is not None else None
+        end = parse_moment(until, now) if until is not None else None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if start is not None and end is not None and end <= start:
+        raise fail("--until must be after --since")
     config = config_or_exit(config_path)
     with store_or_exit(config) as store:
+        if start is not None:
+            cleared = store.clear_enrichments(PostFilter(since=start, until=end))
+            forget_alert_series(store)
+            console.print(f"cleared {cleared} enrichments from {start:%Y-%m-%d %H:%M} UTC to enrich them again")
         with Progress(TextColumn("enriching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             bar = progress.add_task("enrich", total=limit)
@@ -42,6 +68,8 @@ def enrich_command(
                                     progress=lambda n: progress.advance(bar, n))
             except ModelError as exc:
                 raise _model_error(exc) from None
+        if start is not None:
+            forget_alert_series(store)  # again: a cycle during the run may have cached half-relabelled counts
     console.print(f"enriched {done} posts")
 
 
@@ -76,6 +104,7 @@ def train_command(
         console.print(team_report.table(), highlight=False, markup=False)
         console.print(f"saved {team_report.out_dir}; enrichment now uses team-{task}@v{team_report.version} "
                       f"(crisiswatch nlp rollback --task {task} to undo)", highlight=False, markup=False)
+        console.print(RELABEL_HINT, highlight=False, markup=False)
         return
     target = out or Path(config.data_dir) / "models" / f"{task}-{data.stem}"
     try:
@@ -131,6 +160,7 @@ def rollback_command(
     except TrainingDataError as exc:
         raise fail(str(exc)) from None
     console.print(f"{task}: now using {now}", highlight=False, markup=False)
+    console.print(RELABEL_HINT, highlight=False, markup=False)
 
 
 @nlp_app.command("analyse")
