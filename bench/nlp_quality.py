@@ -85,18 +85,19 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def tweeteval(root: Path, task: str):
+def tweeteval(root: Path, task: str, split: str = "val"):
     folder = root / "tweeteval" / task
     mapping = dict(line.split("\t") for line in lines(folder / "mapping.txt") if line.strip())
     to_ours = {"optimism": "joy"}
-    texts, labels = lines(folder / "val_text.txt"), lines(folder / "val_labels.txt")
+    texts, labels = lines(folder / f"{split}_text.txt"), lines(folder / f"{split}_labels.txt")
     return [(t, to_ours.get(mapping[l.strip()], mapping[l.strip()])) for t, l in zip(texts, labels)]
 
 
-def xlmt(root: Path, language: str):
+def xlmt(root: Path, language: str, split: str = "val"):
     folder = root / "xlmt_umsab_sentiment" / language
     names = {"0": "negative", "1": "neutral", "2": "positive"}
-    return [(t, names[l.strip()]) for t, l in zip(lines(folder / "val_text.txt"), lines(folder / "val_labels.txt"))]
+    return [(t, names[l.strip()])
+            for t, l in zip(lines(folder / f"{split}_text.txt"), lines(folder / f"{split}_labels.txt"))]
 
 
 def covid(root: Path, n: int):
