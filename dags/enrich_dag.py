@@ -5,10 +5,10 @@ into batches of post ids; ``enrich_batch`` is mapped over them (dynamic task map
 in the ``crisiswatch_enrich`` pool because each loads the models; ``publish`` updates the
 enriched-posts Asset, which schedules ``alerts``. Enrichments replace earlier ones, so a
 rerun is harmless; a manual run with ``since``/``until`` re-enriches a time range (after a
-model change, say) and drops the alert rules' cached count series when it clears the range and
-again in ``publish``, so the baselines count the new labels (a range larger than
-``enrich_max_batches`` batches is finished by later runs: ``crisiswatch enrich --since`` does a
-range in one go). The tasks call the pipeline steps ``crisiswatch run`` uses
+model change, say; ``steps.relabel_range``): the alert rules' cached count series are dropped
+when the range is cleared and again by the ``publish`` of the run that enriches its last posts
+(``steps.finish_relabel``; a range larger than ``enrich_max_batches`` batches is finished by
+later runs), so the baselines count the new labels. The tasks call the pipeline steps ``crisiswatch run`` uses
 (``steps.plan_enrichment``, ``steps.enrich_batch``), which import torch and transformers
 only when they run: importing them at parse time would cost every DAG file seconds.
 """
@@ -71,10 +71,9 @@ def enrich():
     def publish(counts: list[int]) -> int:
         """Update the enriched-posts Asset when anything was enriched, which runs ``alerts``."""
         total = sum(counts)
-        params = get_current_context()["params"]
-        if total and (params.get("since") or params.get("until")):
-            with cw.open_store(cw.task_config()) as store:  # the range's new labels, not the old ones
-                cw.steps.forget_alert_series(store)
+        if total:  # a range enriched again (this run's or an earlier one's) may be complete now
+            with cw.open_store(cw.task_config()) as store:
+                cw.steps.finish_relabel(store)
         if not total:
             raise AirflowSkipException("nothing was enriched")
         get_current_context()["outlet_events"][cw.ENRICHED_POSTS].extra = {"posts": total}

@@ -12,6 +12,7 @@ heavy, and a checkout without one of them still runs the rest.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -114,6 +115,7 @@ def enrich(store: Store, config: Config, progress: Callable[[int], None] | None 
 
     try:
         enrich_store(store, config, progress=count)
+        finish_relabel(store)
     except Exception as exc:  # noqa: BLE001 - the alert step still runs on what is enriched
         log.debug("enrichment failed", exc_info=True)
         return done, [f"enrich: {type(exc).__name__}: {exc}"]
@@ -127,10 +129,8 @@ def plan_enrichment(store: Store, batch_size: int, max_batches: int, since: date
     model change, say): their enrichments are cleared first."""
     scope = PostFilter(since=since, until=until, sources=tuple(sources) if sources else None)
     if since or until:
-        cleared = store.clear_enrichments(scope)
+        cleared = relabel_range(store, since, until, sources)
         log.info("cleared %d enrichments between %s and %s to enrich them again", cleared, since, until)
-        if cleared:
-            forget_alert_series(store)
     batches: list[list[str]] = []
     planned: set[str] = set()
     for posts in store.unenriched_batches(batch_size=batch_size, filter=scope):
@@ -144,11 +144,52 @@ def plan_enrichment(store: Store, batch_size: int, max_batches: int, since: date
     return batches
 
 
+RELABEL_KEY = "enrich:relabel-pending"
+"""Time ranges whose enrichments were cleared to be enriched again and are not all done yet."""
+
+
+def relabel_range(store: Store, since: datetime | None, until: datetime | None,
+                  sources: Iterable[str] | None = None) -> int:
+    """Clear the enrichments of the posts created in ``[since, until)`` (``until`` defaults to
+    now) so that enrichment labels them again, after a model change; returns how many.
+
+    The alert rules' cached count series hold the old labels' counts as their baselines'
+    history (``alerts.series``): they are forgotten now, and again by ``finish_relabel`` once
+    every post of the range has its new enrichment, because cycles in between cache
+    half-relabelled counts. The range is noted in the store until then, so whichever run
+    enriches its last posts (a later scheduled run, another worker) finishes it."""
+    until = until or utc_now()
+    scope = PostFilter(since=since, until=until, sources=tuple(sources) if sources else None)
+    cleared = store.clear_enrichments(scope)
+    if cleared:
+        noted = scope.model_dump(mode="json", include={"since", "until", "sources"})
+        store.update_state(RELABEL_KEY, lambda raw: json.dumps((json.loads(raw) if raw else []) + [noted]))
+        forget_alert_series(store)
+    return cleared
+
+
+def finish_relabel(store: Store) -> bool:
+    """When no post of a noted range (``relabel_range``) is left without its enrichment: forget
+    the alert series once more and drop the note. True when that happened."""
+    raw = store.get_state(RELABEL_KEY)
+    if not raw:
+        return False
+    ranges = json.loads(raw)
+    for noted in ranges:
+        if next(iter(store.unenriched_batches(batch_size=1, filter=PostFilter(**noted))), []):
+            return False  # not done yet: a later run finishes it
+    forget_alert_series(store)
+
+    def without_done(now: str | None) -> str | None:  # a range noted meanwhile stays noted
+        rest = [noted for noted in (json.loads(now) if now else []) if noted not in ranges]
+        return json.dumps(rest) if rest else None
+
+    store.update_state(RELABEL_KEY, without_done)
+    return True
+
+
 def forget_alert_series(store: Store) -> int:
-    """Drop the alert rules' cached count series: posts enriched again carry new labels, and
-    the cache would keep the old labels' counts as the baselines' history (``alerts.series``).
-    Called when enrichments are cleared and again when their re-enrichment is done (a cycle
-    in between reads half-relabelled history)."""
+    """Drop the alert rules' cached count series, so the next cycle reads them from the posts."""
     from alerts.series import forget
 
     return forget(store)

@@ -109,8 +109,21 @@ def test_enrich_since_labels_a_range_again_and_the_alert_baselines_count_the_new
 
 
 def test_enrich_since_refuses_bad_times_before_touching_anything(tmp_path, tiny_models):
+    from crisiswatch.core.model import Enrichment
+
     config = _config_file(tmp_path, tiny_models)
+    store = SqliteStore(tmp_path / "store.db")
+    store.setup()
+    posts = make_posts(["the refund never came", "great crew"])
+    store.upsert_posts(posts)
+    store.update_enrichments([Enrichment(post_id=p.id, sentiment="negative", models={"sentiment": "old@1"})
+                              for p in posts])
+    store.close()
     for args, message in ((["--since", "last tuesday"], "neither an ISO time"), (["--until", "1d"], "--until needs --since"),
                           (["--since", "1d", "--until", "2d"], "must be after")):
         result = runner.invoke(app, ["enrich", *args, "--config", str(config)])
         assert result.exit_code != 0 and message in result.output, result.output
+    store = SqliteStore(tmp_path / "store.db")
+    kept = store.get_enrichments([p.id for p in posts])
+    assert [kept[p.id].models for p in posts] == [{"sentiment": "old@1"}] * 2  # nothing cleared or redone
+    store.close()

@@ -37,10 +37,9 @@ def enrich_command(
     category, topic, near-duplicate group); with --since, enrich a time range again."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from crisiswatch.app.steps import forget_alert_series
+    from crisiswatch.app.steps import finish_relabel, relabel_range
     from crisiswatch.core.model import utc_now
     from crisiswatch.core.schedule import parse_moment
-    from crisiswatch.core.store.base import PostFilter
     from nlp.enrich import enrich_store
     from nlp.registry import ModelError
 
@@ -57,9 +56,10 @@ def enrich_command(
     config = config_or_exit(config_path)
     with store_or_exit(config) as store:
         if start is not None:
-            cleared = store.clear_enrichments(PostFilter(since=start, until=end))
-            forget_alert_series(store)
-            console.print(f"cleared {cleared} enrichments from {start:%Y-%m-%d %H:%M} UTC to enrich them again")
+            end = end or now
+            cleared = relabel_range(store, start, end)
+            console.print(f"cleared {cleared} enrichments of posts from {start:%Y-%m-%d %H:%M} to "
+                          f"{end:%Y-%m-%d %H:%M} UTC to enrich them again")
         with Progress(TextColumn("enriching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             bar = progress.add_task("enrich", total=limit)
@@ -68,8 +68,8 @@ def enrich_command(
                                     progress=lambda n: progress.advance(bar, n))
             except ModelError as exc:
                 raise _model_error(exc) from None
-        if start is not None:
-            forget_alert_series(store)  # again: a cycle during the run may have cached half-relabelled counts
+            finally:  # a range enriched again (now or by an earlier run) may be complete
+                finish_relabel(store)
     console.print(f"enriched {done} posts")
 
 
