@@ -10,17 +10,20 @@ so it shows what the shipped encoder could reach with labels of that register:
 
 * ``osm``: Weibo comments on public-opinion incidents (positive -> joy, weak negative -> sadness,
   anger, anxiety -> fear, as ``bench/nlp_quality.py`` maps them; anger 7 %, anxiety 5 % of rows).
-  Scored: the 1,000-row sample (seed 13); trained on ``--pool`` other rows, none repeating a
-  scored comment's text. Goal in issue 17: anger and fear precision >= 0.40.
+  Scored: the 1,000-row sample (seed 13); trained on ``--pool`` other rows. Goal in issue 17: anger and fear precision >= 0.40.
 * ``covid19``, ``nlpcc``: Chinese emotion (covid19_weibo_emotion, nlpcc2018_cs_emotion single-label
   rows, five labels as the quality benchmark maps them), scored on a 1,000-row sample (seed 13),
-  trained on ``--pool`` other rows (none repeating a scored text). Goal: the mean of the two
+  trained on ``--pool`` other rows. Goal: the mean of the two
   macro-F1 >= 0.55.
 * ``tweeteval_emotion``: trained on TweetEval emotion train, scored on val (optimism -> joy,
   anger / joy / sadness as the quality benchmark scores it). Goal: macro-F1 >= 0.75.
-* ``tweeteval_sentiment``: TweetEval's sentiment train text is not here, so trained on the XLM-T
-  English train split (tweets of the same SemEval family), scored on TweetEval sentiment val.
-  Goal: macro-F1 >= 0.66.
+* ``tweeteval_sentiment``: TweetEval's sentiment train text is not here, and XLM-T's English train
+  split repeats most of TweetEval's sentiment val word for word (what is left of it is one
+  class), so this one is five-fold cross-validated on the 2,000 val tweets (1,600 to train on
+  per fold). Goal: macro-F1 >= 0.66.
+
+In the other sets, a training row whose text is also a scored row's is left out (osm repeats
+comments).
 
 Predictions are restricted to the set's labels. For each: macro-F1, precision / recall of the
 labels an escalation would watch (anger, fear; negative for sentiment) at the most likely label,
@@ -73,16 +76,20 @@ def rows_for(name: str, root: Path, pool: int) -> tuple[list, list, list[str], l
     if name in ("osm", "covid19", "nlpcc"):
         rows = {"osm": nlp_quality.osm, "covid19": nlp_quality.covid, "nlpcc": nlp_quality.nlpcc}[name](root, 10**9)
         scored = nlp_quality.sample(rows, 1000)
-        scored_texts = {text for text, _ in scored}  # the sets repeat posts: none of those is trained on
-        others = sorted({row for row in rows if row not in set(scored) and row[0] not in scored_texts})
+        others = sorted(set(rows) - set(scored))
         train = random.Random(7).sample(others, min(pool, len(others)))
-        labels = ["anger", "fear", "sadness", "joy"] + ([] if name == "osm" else ["surprise"])
-        return train, scored, labels, ["anger", "fear"], "emotion"
-    if name == "tweeteval_emotion":
-        return (nlp_quality.tweeteval(root, "emotion", "train"), nlp_quality.tweeteval(root, "emotion"),
-                ["anger", "joy", "sadness"], ["anger"], "emotion")
-    return (nlp_quality.xlmt(root, "english", "train"), nlp_quality.tweeteval(root, "sentiment"),
-            ["negative", "neutral", "positive"], ["negative"], "sentiment")
+        labels, watched, task = ["anger", "fear", "sadness", "joy"] + ([] if name == "osm" else ["surprise"]), \
+            ["anger", "fear"], "emotion"
+    elif name == "tweeteval_emotion":
+        train, scored = nlp_quality.tweeteval(root, "emotion", "train"), nlp_quality.tweeteval(root, "emotion")
+        labels, watched, task = ["anger", "joy", "sadness"], ["anger"], "emotion"
+    else:  # TweetEval's sentiment train text is not here, and XLM-T's English train repeats its val:
+        # five folds of val itself (``None``: cross-validated)
+        return None, nlp_quality.tweeteval(root, "sentiment"), ["negative", "neutral", "positive"], ["negative"], \
+            "sentiment"
+    scored_texts = {text.strip() for text, _ in scored}  # the sets repeat posts: never train on a scored one
+    train = [row for row in train if row[0].strip() not in scored_texts]
+    return train, scored, labels, watched, task
 
 
 def main() -> int:
@@ -103,6 +110,7 @@ def main() -> int:
         return 0
 
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from cpu import cpu_description
     from crisiswatch.core.config import ModelsConfig
@@ -119,10 +127,12 @@ def main() -> int:
         train, scored, labels, watched, task = rows_for(name, args.datasets, args.pool)
         texts = [model_text(clean(t)) for t, _ in scored]
         gold = [label for _, label in scored]
-        train_texts = [model_text(clean(t)) for t, _ in train]
         emb = cached_embeddings(encoder, texts, f"bench-ceiling-{name}-scored")
-        train_emb = cached_embeddings(encoder, train_texts, f"bench-ceiling-{name}-train")
-        print(f"{name}: scored {len(scored)}, trained on {len(train)} in-domain rows; "
+        if train is not None:
+            train_emb = cached_embeddings(encoder, [model_text(clean(t)) for t, _ in train],
+                                          f"bench-ceiling-{name}-train")
+        trained_on = f"{len(train)} in-domain rows" if train is not None else "the other four fifths, five folds"
+        print(f"{name}: scored {len(scored)}, trained on {trained_on}; "
               + ", ".join(f"{label} {gold.count(label) / len(gold):.1%}" for label in labels), flush=True)
         head = registry.classifier_for(task, ModelsConfig(topics=False), encoder).head
         probs = head.predict_proba(emb, texts)[:, [head.labels.index(label) for label in labels]]
@@ -130,10 +140,16 @@ def main() -> int:
         in_domain = 0.0
         for weights in (None, "balanced"):
             model = LogisticRegression(C=8.0, max_iter=3000, class_weight=weights)
-            model.fit(train_emb, [label for _, label in train])
-            order = [list(model.classes_).index(label) for label in labels]
+            if train is None:
+                folds = StratifiedKFold(5, shuffle=True, random_state=0)
+                probs = cross_val_predict(model, emb, gold, cv=folds, method="predict_proba")
+                classes = sorted(set(gold))  # cross_val_predict orders columns as the sorted classes
+            else:
+                probs = model.fit(train_emb, [label for _, label in train]).predict_proba(emb)
+                classes = list(model.classes_)
+            order = [classes.index(label) for label in labels]
             in_domain = max(in_domain, report(f"in domain, {weights or 'unweighted'} classes",
-                                              model.predict_proba(emb)[:, order], gold, labels, watched))
+                                              probs[:, order], gold, labels, watched))
         summary.append(f"{name}_shipped_f1={shipped:.3f} {name}_in_domain_f1={in_domain:.3f}")
     print(" ".join(summary))
     return 0

@@ -26,9 +26,8 @@ instead of one batch at a time split across the cores by ONNX Runtime's intra-op
 a batch of ~256 tokens is too small to split well, and the split threads wait for each other
 after every operator. Measured on a 2-core AMD EPYC with AVX2 only (no AVX-512, no VNNI), 512
 real posts, budget 256, the variants taking turns over 6 rounds, load ~1.5
-(``bench/nlp_encoder_speed.py --posts 512``): 114 texts/s with two intra-op threads, 158 with
-two batches side by side (two spinning intra-op threads: 156, but spinning takes the core from
-every other job on a shared machine).
+(``bench/nlp_encoder_speed.py --posts 512``): 110 texts/s with two intra-op threads, 159 with
+two batches side by side.
 """
 
 from __future__ import annotations
@@ -156,16 +155,18 @@ class OnnxInt8Encoder:
         self.session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def _batch_pool(self) -> ThreadPoolExecutor | None:
         """Worker threads for side-by-side batches; a new pool in a forked child (a pool's threads
         do not survive ``fork``, and an inherited pool would wait for them forever)."""
         if self.threads <= 1:
             return None
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-encoder")
-            self._pool_pid = os.getpid()
-        return self._pool
+        with self._pool_lock:  # two threads encoding at once share one pool
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-encoder")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     @property
     def provenance(self) -> str:
