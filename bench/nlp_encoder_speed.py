@@ -61,7 +61,7 @@ def main() -> int:
     print(cpu_description(), flush=True)
 
     from nlp.builtin import int8_encoder
-    from nlp.onnx_encoder import TOKEN_BUDGET, length_batches
+    from nlp.onnx_encoder import TOKEN_BUDGET, inference_session, length_batches
 
     encoder = int8_encoder()  # ONNX Runtime threads: the cores this process may use, at most 8
     texts, kind = texts_for(args.posts)
@@ -73,16 +73,9 @@ def main() -> int:
     sessions = {label: encoder.session for label in variants}
     threads = {label: encoder.threads for label in variants}  # > 1: batches side by side
     if not args.no_intraop:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = encoder.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         label = f"budget{TOKEN_BUDGET}_intraop"
         variants[label] = TOKEN_BUDGET
-        sessions[label] = ort.InferenceSession(str(encoder.model_file), options, providers=["CPUExecutionProvider"])
+        sessions[label] = inference_session(encoder.model_file, intra_op_threads=encoder.threads)
         threads[label] = 1  # one batch at a time, its operators split over the intra-op threads
     for label, budget in variants.items():
         batches = length_batches(lengths, encoder.batch_size, budget)

@@ -71,11 +71,11 @@ def enrich():
     def publish(counts: list[int]) -> int:
         """Update the enriched-posts Asset when anything was enriched, which runs ``alerts``."""
         total = sum(counts)
-        if total:  # a range enriched again (this run's or an earlier one's) may be complete now
-            with cw.open_store(cw.task_config()) as store:
-                cw.steps.finish_relabel(store)
         if not total:
             raise AirflowSkipException("nothing was enriched")
+        # a range enriched again (by this run or an earlier one) may be complete now
+        with cw.open_store(cw.task_config()) as store:
+            cw.steps.finish_relabel(store)
         get_current_context()["outlet_events"][cw.ENRICHED_POSTS].extra = {"posts": total}
         return total
 

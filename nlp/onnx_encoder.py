@@ -120,6 +120,20 @@ def int8_model_file(model_dir: Path, cache_root: Path) -> Path:
     return target
 
 
+def inference_session(model_file: Path, intra_op_threads: int):
+    """An ONNX Runtime CPU session on ``model_file`` whose operators use ``intra_op_threads`` cores."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # no thread spins waiting for work: on 2 shared cores a spinning thread takes the core
+    # from the rest of the enrichment and from other jobs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxInt8Encoder:
     """Same interface as ``nlp.encoder.TransformerEncoder`` (name, prefix, dim, max_length, encode)."""
 
@@ -129,7 +143,6 @@ class OnnxInt8Encoder:
     def __init__(self, model_dir: str | Path, name: str, *, cache_root: Path, prefix: str = "",
                  batch_size: int = 32, max_length: int = 256, threads: int | None = None,
                  token_budget: int | None = TOKEN_BUDGET):
-        import onnxruntime as ort
         from transformers import AutoConfig, AutoTokenizer
 
         model_dir = Path(model_dir)
@@ -144,15 +157,8 @@ class OnnxInt8Encoder:
         self.max_length = int(min(max_length, limit, tokenizer_limit))
         self.dim = int(config.hidden_size)
         self.model_file = int8_model_file(model_dir, cache_root)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one core per batch; ``threads`` batches run side by side
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no thread spins waiting for work: on 2 shared cores a spinning thread takes the core
-        # from the rest of the enrichment and from other jobs
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = threads or cpu_threads()
-        self.session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        self.session = inference_session(self.model_file, intra_op_threads=1)  # ``threads`` batches side by side
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
