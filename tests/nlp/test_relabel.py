@@ -65,3 +65,39 @@ def test_a_range_noted_while_another_finishes_stays_noted(tmp_path, tiny_models)
         steps.enrich_batch(store, config, batch)
     assert steps.finish_relabel(store) and store.get_state(steps.RELABEL_KEY) is None
     store.close()
+
+
+def test_a_range_another_process_notes_while_one_run_finishes_stays_noted(tmp_path, tiny_models, monkeypatch):
+    """The note of a range cleared by another process between a run's check and its removal of
+    the finished ranges must survive that removal (else that range's final forget never comes)."""
+    import json
+    import subprocess
+    import sys
+
+    config = Config(data_dir=str(tmp_path / "data"), models=tiny_models.model_copy(update={"topics": False}))
+    store = SqliteStore(tmp_path / "store.db")
+    store.setup()
+    posts = make_posts(["the refund never came", "great crew"] * 60)  # two hours
+    store.upsert_posts(posts)
+    store.update_enrichments([Enrichment(post_id=p.id, sentiment="negative") for p in posts])
+    steps.relabel_range(store, T0, T0 + HOUR)
+    for batch in steps.plan_enrichment(store, batch_size=100, max_batches=10):
+        steps.enrich_batch(store, config, batch)
+    other = ("import sys; from datetime import datetime; from crisiswatch.app import steps; "
+             "from crisiswatch.core.store.sqlite import SqliteStore; store = SqliteStore(sys.argv[1]); "
+             "print(steps.relabel_range(store, datetime.fromisoformat(sys.argv[2]), datetime.fromisoformat(sys.argv[3])))")
+    forget = steps.forget_alert_series
+
+    def forget_while_another_process_clears_the_next_hour(s):  # between finish_relabel's check and its update
+        done = subprocess.run([sys.executable, "-c", other, str(tmp_path / "store.db"), (T0 + HOUR).isoformat(),
+                               (T0 + 2 * HOUR).isoformat()], capture_output=True, text=True, check=True)
+        assert int(done.stdout) == 60
+        return forget(s)
+
+    monkeypatch.setattr(steps, "forget_alert_series", forget_while_another_process_clears_the_next_hour)
+    assert steps.finish_relabel(store)  # the first hour is done
+    monkeypatch.undo()
+    [noted] = json.loads(store.get_state(steps.RELABEL_KEY))
+    assert noted["since"].startswith((T0 + HOUR).isoformat()[:19])  # the other process's hour, still noted
+    assert not steps.finish_relabel(store)  # its posts wait for enrichment
+    store.close()
